@@ -1,0 +1,1 @@
+"""Formats: tokenizing, validating, translating and acknowledging each standard."""

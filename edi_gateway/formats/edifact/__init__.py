@@ -1,0 +1,1 @@
+"""UN/EDIFACT: streaming tokenizer, envelope and structure checks, CONTRL and APERAK."""

@@ -1,0 +1,1 @@
+"""XML: UBL, Peppol and EN 16931, CII."""
