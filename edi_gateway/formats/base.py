@@ -140,7 +140,9 @@ class Format(Protocol):
 
     def open(self, source: BinaryIO, limits: Limits) -> Reader: ...
 
-    def acknowledge(self, outcome: InterchangeOutcome, options: AckOptions) -> list[AckDocument]: ...
+    def acknowledge(
+        self, outcome: InterchangeOutcome, options: AckOptions
+    ) -> list[AckDocument]: ...
 
 
 class Registry:

@@ -1,6 +1,7 @@
 """Canonical documents, findings and identifiers. Imports nothing else of ours."""
 
 from edi_gateway.model.documents import (
+    BUYER_ROLE,
     Address,
     Amount,
     Batch,
@@ -23,7 +24,27 @@ from edi_gateway.model.findings import Finding, Location, Severity, rejects
 from edi_gateway.model.ids import new_id
 
 __all__ = [
-    "Address", "Amount", "Batch", "Contact", "Document", "DocumentKind", "Finding", "Identifier",
-    "Invoice", "InvoiceType", "Line", "Location", "Order", "Party", "PartyRole", "Reference",
-    "Severity", "Tax", "Tender", "Totals", "new_id", "rejects",
+    "BUYER_ROLE",
+    "Address",
+    "Amount",
+    "Batch",
+    "Contact",
+    "Document",
+    "DocumentKind",
+    "Finding",
+    "Identifier",
+    "Invoice",
+    "InvoiceType",
+    "Line",
+    "Location",
+    "Order",
+    "Party",
+    "PartyRole",
+    "Reference",
+    "Severity",
+    "Tax",
+    "Tender",
+    "Totals",
+    "new_id",
+    "rejects",
 ]

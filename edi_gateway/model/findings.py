@@ -29,7 +29,9 @@ class Location(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    message: int | None = Field(default=None, description="index of the document in the interchange")
+    message: int | None = Field(
+        default=None, description="index of the document in the interchange"
+    )
     segment: int | None = Field(default=None, description="EDIFACT segment number (1-based)")
     segment_tag: str | None = None
     element: int | None = Field(default=None, description="EDIFACT element position (1-based)")
@@ -44,12 +46,19 @@ class Location(BaseModel):
         if self.message is not None:
             parts.append(f"message {self.message}")
         if self.segment is not None:
-            parts.append(f"segment {self.segment}" + (f" ({self.segment_tag})" if self.segment_tag else ""))
+            parts.append(
+                f"segment {self.segment}" + (f" ({self.segment_tag})" if self.segment_tag else "")
+            )
         if self.element is not None:
             parts.append(f"element {self.element}")
         if self.component is not None:
             parts.append(f"component {self.component}")
-        for label, value in (("xpath", self.xpath), ("path", self.path), ("line", self.line), ("offset", self.offset)):
+        for label, value in (
+            ("xpath", self.xpath),
+            ("path", self.path),
+            ("line", self.line),
+            ("offset", self.offset),
+        ):
             if value is not None:
                 parts.append(f"{label} {value}")
         return ", ".join(parts)
@@ -62,7 +71,10 @@ class Finding(BaseModel):
     severity: Severity = Severity.ERROR
     text: str = Field(description="a plain sentence: what was expected, what was found")
     location: Location = Field(default_factory=Location)
-    source: str = Field(default="gateway", description="which check produced it: edifact, xsd, en16931, json-schema, route, ...")
+    source: str = Field(
+        default="gateway",
+        description="which check produced it: edifact, xsd, en16931, json-schema, route, ...",
+    )
 
     @property
     def rejects(self) -> bool:
@@ -73,6 +85,6 @@ class Finding(BaseModel):
         return f"[{self.severity}] {self.code}: {self.text}" + (f" ({where})" if where else "")
 
 
-def rejects(findings: "list[Finding] | tuple[Finding, ...]") -> bool:
+def rejects(findings: list[Finding] | tuple[Finding, ...]) -> bool:
     """True when any finding makes the subject unacceptable."""
     return any(f.rejects for f in findings)

@@ -17,9 +17,15 @@ class Delimiters:
     segment: str = "'"
 
     def una(self) -> str:
-        return "UNA" + self.component + self.element + self.decimal + (self.release or " ") + (
-            self.repetition or " "
-        ) + self.segment
+        return (
+            "UNA"
+            + self.component
+            + self.element
+            + self.decimal
+            + (self.release or " ")
+            + (self.repetition or " ")
+            + self.segment
+        )
 
 
 @dataclass(slots=True)

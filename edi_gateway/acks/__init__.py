@@ -1,0 +1,1 @@
+"""Acknowledgements: the outbox and its delivery through each partner's return route."""

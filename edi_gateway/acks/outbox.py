@@ -1,0 +1,149 @@
+"""The outbox of acknowledgements and the loop that delivers it.
+
+The worker writes acks in the same transaction as the interchange's outcome; this loop
+delivers them afterwards through the partner's return route, with retries and backoff, and a
+visible `failed` state an operator can resend from. Senders are small objects keyed by
+route name, composed by the app (channels add theirs: as2, sftp, email).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from collections.abc import Mapping
+from typing import Protocol
+
+import structlog
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from edi_gateway import metrics
+from edi_gateway.config import Config, Partner
+from edi_gateway.intake import Clock, utcnow
+from edi_gateway.store.tables import Ack, AckState, Event
+
+log = structlog.get_logger("edi_gateway.acks")
+
+
+class AckSender(Protocol):
+    def send(self, ack: Ack, partner: Partner | None) -> AckState:
+        """Deliver `ack`; return DELIVERED or AVAILABLE (pull routes). Raise to retry."""
+        ...
+
+
+class Outbox:
+    def __init__(
+        self,
+        config: Config,
+        sessions: sessionmaker[Session],
+        senders: Mapping[str, AckSender],
+        clock: Clock = utcnow,
+        max_attempts: int = 8,
+        backoff_seconds: float = 5,
+    ) -> None:
+        self.config = config
+        self.sessions = sessions
+        self.senders = senders
+        self.clock = clock
+        self.max_attempts = max_attempts
+        self.backoff_seconds = backoff_seconds
+        self.wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="ack-outbox", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self.wake.set()
+        if self._thread is not None:
+            self._thread.join(30)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                sent = self.deliver_due()
+            except Exception:
+                log.exception("acks.loop_failed")
+                sent = 0
+            if not sent:
+                self.wake.wait(1.0)
+                self.wake.clear()
+
+    def deliver_due(self, limit: int = 100) -> int:
+        now = self.clock()
+        with self.sessions() as s:
+            due = list(
+                s.scalars(
+                    select(Ack)
+                    .where(Ack.state == AckState.PENDING, Ack.next_attempt_at <= now)
+                    .order_by(Ack.next_attempt_at)
+                    .limit(limit)
+                )
+            )
+        for ack in due:
+            self._deliver(ack)
+        return len(due)
+
+    def resend(self, ack_id: str, actor: str) -> None:
+        with self.sessions.begin() as s:
+            ack = s.get_one(Ack, ack_id)
+            ack.state, ack.attempts, ack.next_attempt_at = AckState.PENDING, 0, self.clock()
+            s.add(
+                Event(
+                    at=self.clock(),
+                    interchange_id=ack.interchange_id,
+                    actor=actor,
+                    type="ack-resend",
+                    detail={"ack": ack_id, "kind": ack.kind},
+                )
+            )
+        self.wake.set()
+
+    def _deliver(self, ack: Ack) -> None:
+        partner = self.config.partners.get(ack.partner_id or "")
+        sender = self.senders.get(ack.route)
+        now = self.clock()
+        bound = log.bind(interchange_id=ack.interchange_id, ack=ack.id, route=ack.route)
+        try:
+            if sender is None:
+                raise LookupError(f"no sender for return route {ack.route!r}")
+            state = sender.send(ack, partner)
+            error = None
+        except Exception as exc:
+            error = f"{type(exc).__name__}: {exc}"
+            attempts = ack.attempts + 1
+            state = AckState.FAILED if attempts >= self.max_attempts else AckState.PENDING
+        attempts = ack.attempts + 1
+        values: dict[str, object] = {"state": state, "attempts": attempts, "last_error": error}
+        if state == AckState.PENDING:
+            delay = self.backoff_seconds * 2 ** min(attempts - 1, 10)
+            values["next_attempt_at"] = now + dt.timedelta(seconds=delay)
+        if state == AckState.DELIVERED:
+            values["delivered_at"] = now
+        with self.sessions.begin() as s:
+            s.execute(
+                update(Ack).where(Ack.id == ack.id, Ack.state == AckState.PENDING).values(**values)
+            )
+            s.add(
+                Event(
+                    at=now,
+                    interchange_id=ack.interchange_id,
+                    actor="outbox",
+                    type=f"ack-{state.value}",
+                    detail={
+                        "ack": ack.id,
+                        "kind": ack.kind,
+                        "route": ack.route,
+                        **({"error": error} if error else {}),
+                    },
+                )
+            )
+        outcome = (
+            state.value if error is None else ("retry" if state == AckState.PENDING else "failed")
+        )
+        metrics.ACKS.labels(ack.route, outcome).inc()
+        if error:
+            bound.warning("acks.delivery_failed", error=error, attempts=attempts)

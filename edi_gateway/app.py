@@ -1,0 +1,133 @@
+"""The composition root: reads the configuration, builds every part and wires them together."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+
+import structlog
+from sqlalchemy import select
+from starlette.applications import Starlette
+
+from edi_gateway.acks.outbox import AckSender, Outbox
+from edi_gateway.acks.senders import FolderSender, NoSender, PullSender, WebhookSender
+from edi_gateway.channels.folder import FolderChannel
+from edi_gateway.config import Config
+from edi_gateway.formats.base import Registry
+from edi_gateway.formats.json.format import JsonFormat
+from edi_gateway.intake import Clock, Intake, utcnow
+from edi_gateway.pipeline.worker import Worker
+from edi_gateway.queues import Queues
+from edi_gateway.spool import Spool
+from edi_gateway.store import db
+from edi_gateway.store.tables import PartnerRow
+
+log = structlog.get_logger("edi_gateway.app")
+
+
+def default_registry(config: Config) -> Registry:
+    """Every format the gateway understands, in the order they are asked to recognise a payload."""
+    return Registry([JsonFormat()])
+
+
+class Gateway:
+    """All parts of one running gateway. `start()` runs the background loops."""
+
+    def __init__(self, config: Config, clock: Clock = utcnow, migrate: bool = True) -> None:
+        self.config = config
+        self.clock = clock
+        self.engine = db.make_engine(config.database_url)
+        if migrate:
+            db.migrate(self.engine)
+        self.sessions = db.sessions(self.engine)
+        self.spool = Spool(config.spool_dir)
+        self.registry = default_registry(config)
+        self.worker = Worker(config, self.sessions, self.spool, self.registry, clock=clock)
+        self.intake = Intake(self.spool, self.sessions, clock=clock, on_commit=self.worker.wake.set)
+        self.queues = Queues(self.sessions, config.settings.queues, clock=clock)
+        self.senders: dict[str, AckSender] = {
+            "http": PullSender(),
+            "none": NoSender(),
+            "folder": FolderSender(config.folder_root),
+            "webhook": WebhookSender(),
+        }
+        self.outbox = Outbox(config, self.sessions, self.senders, clock=clock)
+        self.folder = FolderChannel(config, self.intake) if config.settings.folder.enabled else None
+        self._started = False
+        self.sync_partners()
+
+    def sync_partners(self) -> None:
+        """Mirror the partner files into the partners table (for joins and the dashboard)."""
+        with self.sessions.begin() as s:
+            known = {p.id: p for p in s.scalars(select(PartnerRow))}
+            for p in self.config.partners.values():
+                row = known.get(p.id)
+                if row is None:
+                    s.add(PartnerRow(id=p.id, name=p.name, role=p.role.value, enabled=p.enabled))
+                else:
+                    row.name, row.role, row.enabled = p.name, p.role.value, p.enabled
+
+    def start(self, worker_threads: int | None = None) -> None:
+        if self._started:
+            return
+        self._started = True
+        self.spool.clean_temp()
+        if self.config.settings.worker.recover_on_start:
+            self.worker.recover()
+        self.worker.start(worker_threads)
+        self.outbox.start()
+        if self.folder is not None:
+            self.folder.start()
+        log.info(
+            "gateway.started",
+            database=self.engine.dialect.name,
+            spool=str(self.spool.root),
+            partners=len(self.config.partners),
+            formats=[f.name for f in self.registry],
+        )
+
+    def stop(self) -> None:
+        """Graceful: stop taking new work, finish what is in hand, then close."""
+        if not self._started:
+            self.intake.close()
+            return
+        self._started = False
+        if self.folder is not None:
+            self.folder.stop()
+        self.intake.close()
+        self.worker.stop()
+        self.outbox.stop()
+        self.engine.dispose()
+        log.info("gateway.stopped")
+
+    def http_app(self) -> Starlette:
+        from edi_gateway.web.api import routes
+
+        @contextlib.asynccontextmanager
+        async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+            self.start()
+            try:
+                yield
+            finally:
+                self.stop()
+
+        app = Starlette(routes=routes, lifespan=lifespan)
+        app.state.gateway = self
+        return app
+
+
+def serve(config: Config, host: str | None = None, port: int | None = None) -> None:
+    """Run the HTTP listener and all loops until SIGINT/SIGTERM (uvicorn handles both)."""
+    import uvicorn
+
+    gateway = Gateway(config)
+    listener = config.settings.http
+    uvicorn.run(
+        gateway.http_app(),
+        host=host or listener.host,
+        port=port if port is not None else listener.port,
+        log_level="warning",
+        access_log=False,
+        timeout_graceful_shutdown=20,
+        lifespan="on",
+    )

@@ -1,0 +1,1 @@
+"""Channel adapters: the network edges through which partners deliver and receive documents."""

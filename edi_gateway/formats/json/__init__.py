@@ -1,0 +1,1 @@
+"""Canonical JSON: the gateway's own model submitted directly by API-first partners."""

@@ -1,0 +1,1 @@
+"""The pipeline: stages as plain functions, and the worker that records state."""

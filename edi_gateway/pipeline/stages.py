@@ -1,0 +1,340 @@
+"""The stages every interchange goes through, as plain functions.
+
+detect → split → validate → translate → route → acknowledge. Each takes what the previous
+one produced (bytes, a reader, a unit, a document) and returns values and findings; none
+touches the database. `run_stages` chains them for one interchange; the worker
+(`pipeline.worker`) is the only place that records state.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import BinaryIO
+
+from edi_gateway.config import Config, Partner, PartnerRole
+from edi_gateway.formats.base import (
+    AckDocument,
+    AckOptions,
+    AckPolicy,
+    Format,
+    InterchangeOutcome,
+    Limits,
+    Reader,
+    Registry,
+    Unit,
+    UnitOutcome,
+    Verdict,
+)
+from edi_gateway.model import BUYER_ROLE, Document, Finding, Location, Severity, rejects
+from edi_gateway.pipeline.routing import Router
+
+HEAD_BYTES = 4096
+
+
+@dataclass
+class ProcessedDocument:
+    """A unit after validate/translate/route: what the worker stores and queues."""
+
+    unit: Unit
+    outcome: UnitOutcome
+    document: Document | None
+    receiver_id: str | None = None
+    test: bool = False
+
+
+@dataclass
+class StageResult:
+    verdict: Verdict
+    format: str | None
+    standard: str | None
+    control_reference: str | None
+    test: bool
+    findings: list[Finding]
+    documents: list[ProcessedDocument] = field(default_factory=list)
+    acks: list[AckDocument] = field(default_factory=list)
+    dead: bool = False  # a valid document found no route: park it for an operator
+
+
+@dataclass(frozen=True)
+class Context:
+    """What the stages know of the world: configuration and read-only lookups."""
+
+    config: Config
+    registry: Registry
+    router: Router
+    partner: Partner | None
+    interchange_id: str
+    received_at: dt.datetime
+    raw_sha256: str
+    duplicate_of: str | None = None
+    # (partner id, control reference) -> id of an earlier interchange with it, if any
+    seen_control_reference: Callable[[str, str], str | None] = lambda _p, _r: None
+    limits: Limits = field(default_factory=Limits)
+
+
+def _finding(
+    code: str,
+    text: str,
+    severity: Severity = Severity.FATAL,
+    source: str = "gateway",
+    **loc: int | str | None,
+) -> Finding:
+    return Finding(
+        code=code,
+        text=text,
+        severity=severity,
+        source=source,
+        location=Location.model_validate(loc),
+    )
+
+
+# -- the stages -----------------------------------------------------------------------------
+
+
+def detect(head: bytes, registry: Registry) -> Format | None:
+    return registry.detect(head)
+
+
+def split(reader: Reader) -> Iterator[Unit]:
+    return reader.units()
+
+
+def validate(reader: Reader, unit: Unit) -> list[Finding]:
+    return [*unit.findings, *reader.validate(unit)]
+
+
+def translate(reader: Reader, unit: Unit) -> tuple[Document | None, list[Finding]]:
+    t = reader.translate(unit)
+    return t.document, t.findings
+
+
+def resolve_receiver(doc: Document, sender: Partner | None, config: Config) -> Partner | None:
+    """The institution a document is for: its buyer (or contracting authority), by identifier."""
+    party = doc.party(BUYER_ROLE[doc.kind])
+    if party is not None:
+        found = config.partner_by_identifier([*party.identifiers, *party.tax_ids])
+        if found is not None and found.role == PartnerRole.INSTITUTION:
+            return found
+    if sender is not None and sender.role == PartnerRole.INSTITUTION:
+        return sender
+    return None
+
+
+def route(
+    doc: Document, sender: Partner | None, ctx: Context, index: int
+) -> tuple[str | None, Partner | None, list[Finding]]:
+    """Permission, receiver and queue for one valid document."""
+    findings: list[Finding] = []
+    if sender is not None and doc.kind not in sender.may_send:
+        findings.append(
+            _finding(
+                "kind-not-permitted",
+                f"partner {sender.id!r} may not send documents of kind {doc.kind.value!r} "
+                f"(allowed: {', '.join(k.value for k in sender.may_send) or 'none'})",
+                Severity.ERROR,
+                "route",
+                message=index,
+            )
+        )
+        return None, None, findings
+    receiver = resolve_receiver(doc, sender, ctx.config)
+    if receiver is None:
+        party = doc.party(BUYER_ROLE[doc.kind])
+        ids = ", ".join(
+            f"{i.scheme or '?'}:{i.value}" for i in (party.identifiers if party else [])
+        )
+        findings.append(
+            _finding(
+                "unknown-buyer",
+                f"no public institution is registered with the buyer's identifiers ({ids or 'none given'})",
+                Severity.ERROR,
+                "route",
+                message=index,
+            )
+        )
+        return None, None, findings
+    queue = ctx.router.queue_for(doc.kind, sender.id if sender else None, receiver.id, doc.test)
+    if queue is None:
+        findings.append(
+            _finding(
+                "no-route",
+                f"no route matches kind={doc.kind.value} sender={sender.id if sender else '-'} "
+                f"receiver={receiver.id} test={doc.test}",
+                Severity.ERROR,
+                "route",
+                message=index,
+            )
+        )
+    return queue, receiver, findings
+
+
+def acknowledge(
+    fmt: Format, outcome: InterchangeOutcome, partner: Partner | None
+) -> list[AckDocument]:
+    return fmt.acknowledge(outcome, ack_options(partner, fmt.name))
+
+
+def ack_options(partner: Partner | None, format_name: str) -> AckOptions:
+    if partner is None:
+        return AckOptions()
+    a = partner.acks
+    application = a.aperak if format_name == "edifact" else a.application_response
+    return AckOptions(syntax_ack=AckPolicy(a.contrl), application_ack=AckPolicy(application))
+
+
+# -- the chain ------------------------------------------------------------------------------
+
+
+def run_stages(source: BinaryIO, ctx: Context) -> StageResult:
+    """Drive one interchange through all stages. Never raises for bad input."""
+    head = source.read(HEAD_BYTES)
+    source.seek(0)
+    fmt = detect(head, ctx.registry)
+    if fmt is None:
+        return StageResult(
+            Verdict.REJECTED,
+            None,
+            None,
+            None,
+            False,
+            [
+                _finding(
+                    "unknown-format",
+                    "the payload is neither EDIFACT, XML nor canonical JSON "
+                    f"(it starts with {head[:16]!r})",
+                    offset=0,
+                )
+            ],
+        )
+    reader = fmt.open(source, ctx.limits)
+    env = reader.envelope
+    findings = list(env.findings)
+    partner = ctx.partner
+    findings += _check_sender(env.sender, partner, ctx)
+    duplicate_of = ctx.duplicate_of
+    if (
+        duplicate_of is None
+        and env.control_reference
+        and partner is not None
+        and fmt.name != "json"
+    ):
+        duplicate_of = ctx.seen_control_reference(partner.id, env.control_reference)
+    if duplicate_of is not None:
+        findings.append(
+            _finding(
+                "duplicate",
+                f"this interchange was already received as {duplicate_of}",
+                Severity.FATAL,
+                "intake",
+            )
+        )
+    documents: list[ProcessedDocument] = []
+    fatal = rejects(findings)
+    if duplicate_of is None and not fatal:
+        for unit in split(reader):
+            documents.append(_process_unit(reader, unit, ctx, env.test))
+            if len(documents) > ctx.config.settings.limits.max_documents:
+                findings.append(
+                    _finding(
+                        "too-many-documents",
+                        "the interchange holds more documents "
+                        f"than the limit of {ctx.config.settings.limits.max_documents}",
+                    )
+                )
+                break
+        findings += reader.trailer_findings()
+    verdict = _verdict(duplicate_of, findings, documents)
+    dead = any(f.code == "no-route" for d in documents for f in d.outcome.findings)
+    outcome = InterchangeOutcome(
+        interchange_id=ctx.interchange_id,
+        partner_id=partner.id if partner else None,
+        received_at=ctx.received_at,
+        raw_sha256=ctx.raw_sha256,
+        envelope=env,
+        verdict=verdict,
+        findings=findings,
+        units=[d.outcome for d in documents],
+    )
+    # a dead interchange waits for an operator; the sender hears from us once it is settled
+    acks = [] if dead else acknowledge(fmt, outcome, partner)
+    return StageResult(
+        verdict,
+        fmt.name,
+        env.standard,
+        env.control_reference,
+        env.test,
+        findings,
+        documents,
+        acks,
+        dead,
+    )
+
+
+def _check_sender(claimed: list, partner: Partner | None, ctx: Context) -> list[Finding]:
+    """The envelope's sender must be the partner the channel authenticated."""
+    if partner is None:
+        return [_finding("unknown-partner", "the channel did not identify a known partner")]
+    if not claimed:
+        return []
+    for ident in claimed:
+        if ctx.config.partner_by_edifact_id(ident.value, ident.scheme or "") is partner:
+            return []
+        if ctx.config.partner_by_identifier([ident]) is partner:
+            return []
+    shown = ", ".join(f"{i.value}" + (f" ({i.scheme})" if i.scheme else "") for i in claimed)
+    return [
+        _finding(
+            "sender-mismatch",
+            f"the envelope names sender {shown}, which is not an "
+            f"identifier of the authenticated partner {partner.id!r}",
+            source="envelope",
+        )
+    ]
+
+
+def _process_unit(reader: Reader, unit: Unit, ctx: Context, test: bool) -> ProcessedDocument:
+    findings = validate(reader, unit)
+    doc: Document | None = None
+    queue: str | None = None
+    receiver: Partner | None = None
+    if not rejects(findings):
+        doc, more = translate(reader, unit)
+        findings += more
+        if doc is not None and not rejects(findings):
+            if test:
+                doc.test = True
+            queue, receiver, more = route(doc, ctx.partner, ctx, unit.index)
+            findings += more
+    ok = doc is not None and queue is not None and not rejects(findings)
+    verdict = (
+        (Verdict.ACCEPTED if not findings else Verdict.ACCEPTED_WITH_WARNINGS)
+        if ok
+        else Verdict.REJECTED
+    )
+    outcome = UnitOutcome(
+        index=unit.index,
+        message_type=unit.message_type,
+        reference=unit.reference,
+        verdict=verdict,
+        findings=findings,
+        business_id=doc.id if doc else unit.reference,
+        document_id=f"{ctx.interchange_id}-{unit.index}",
+        queue=queue if ok else None,
+    )
+    return ProcessedDocument(
+        unit, outcome, doc, receiver.id if receiver else None, bool(doc and doc.test)
+    )
+
+
+def _verdict(
+    duplicate_of: str | None, findings: list[Finding], docs: list[ProcessedDocument]
+) -> Verdict:
+    if duplicate_of is not None:
+        return Verdict.DUPLICATE
+    if rejects(findings) or not docs or all(d.outcome.verdict == Verdict.REJECTED for d in docs):
+        return Verdict.REJECTED
+    if findings or any(d.outcome.verdict != Verdict.ACCEPTED for d in docs):
+        return Verdict.ACCEPTED_WITH_WARNINGS
+    return Verdict.ACCEPTED

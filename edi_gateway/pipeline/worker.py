@@ -1,0 +1,433 @@
+"""The pipeline worker: claims received interchanges, runs the stages, records the outcome.
+
+Exactly one outcome per interchange, through crashes: a claim is a lease (`claimed_by`,
+`lease_until`); everything an interchange produces (documents, findings, queue items, acks,
+events, its terminal state) is written in one transaction that first checks the claim is
+still ours. A worker killed half-way leaves the interchange in `processing` with a lease that
+runs out (or, on a single node, is taken back at start-up), and the next claim starts over;
+queue items are unique per document id, so a retry can never queue a document twice.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import structlog
+from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from edi_gateway import metrics
+from edi_gateway.config import Config
+from edi_gateway.formats.base import Limits, Registry, Verdict
+from edi_gateway.intake import Clock, utcnow
+from edi_gateway.model import Finding, Severity, new_id
+from edi_gateway.pipeline.routing import Router
+from edi_gateway.pipeline.stages import Context, StageResult, run_stages
+from edi_gateway.spool import Spool
+from edi_gateway.store.tables import (
+    Ack,
+    AckState,
+    DocumentRow,
+    DocumentState,
+    Event,
+    FindingRow,
+    Interchange,
+    InterchangeState,
+    QueueItem,
+    QueueItemState,
+)
+
+log = structlog.get_logger("edi_gateway.worker")
+
+_STATE = {
+    Verdict.ACCEPTED: InterchangeState.DONE,
+    Verdict.ACCEPTED_WITH_WARNINGS: InterchangeState.DONE,
+    Verdict.REJECTED: InterchangeState.REJECTED,
+    Verdict.DUPLICATE: InterchangeState.DUPLICATE,
+}
+
+
+@dataclass
+class Claimed:
+    id: str
+    partner_id: str | None
+    channel: str
+    raw_sha256: str
+    received_at: dt.datetime
+    duplicate_of: str | None
+    attempts: int  # claims so far, this one included (numbers the findings of this run)
+    runs: int  # earlier claims that reached an outcome
+
+    @property
+    def crashes(self) -> int:
+        """Earlier claims that never finished (the process died or lost its lease)."""
+        return self.attempts - 1 - self.runs
+
+
+class Worker:
+    def __init__(
+        self,
+        config: Config,
+        sessions: sessionmaker[Session],
+        spool: Spool,
+        registry: Registry,
+        clock: Clock = utcnow,
+        name: str | None = None,
+    ) -> None:
+        self.config = config
+        self.sessions = sessions
+        self.spool = spool
+        self.registry = registry
+        self.router = Router(config.settings)
+        self.clock = clock
+        self.settings = config.settings.worker
+        self.name = name or f"worker-{secrets.token_hex(4)}"
+        self.postgres = sessions.kw["bind"].dialect.name == "postgresql"
+        self.limits = Limits(max_bytes=config.settings.limits.max_submission_bytes)
+        self.wake = threading.Event()
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+
+    # -- running ---------------------------------------------------------------------------
+
+    def start(self, threads: int | None = None) -> None:
+        for i in range(self.settings.threads if threads is None else threads):
+            t = threading.Thread(target=self.run_forever, name=f"{self.name}-{i}", daemon=True)
+            t.start()
+            self._threads.append(t)
+
+    def stop(self, timeout: float = 30) -> None:
+        self._stop.set()
+        self.wake.set()
+        for t in self._threads:
+            t.join(timeout)
+        self._threads.clear()
+
+    def run_forever(self) -> None:
+        while not self._stop.is_set():
+            try:
+                done = self.run_once()
+            except Exception:  # the store went away; keep trying, never die silently
+                log.exception("worker.loop_failed")
+                done = 0
+                self._stop.wait(1.0)
+            if not done:
+                self.wake.wait(0.5)
+                self.wake.clear()
+
+    def run_once(self) -> int:
+        """Claim a batch, process it, record it. Returns how many interchanges were finished."""
+        token = f"{self.name}:{secrets.token_hex(6)}"
+        claimed = self.claim(token)
+        if not claimed:
+            return 0
+        results = [(c, self._process(c)) for c in claimed]
+        self.record(token, results)
+        return len(claimed)
+
+    def recover(self) -> int:
+        """Single node start-up: give back whatever a killed run left in processing."""
+        with self.sessions.begin() as s:
+            res = s.execute(
+                update(Interchange)
+                .where(Interchange.state == InterchangeState.PROCESSING)
+                .values(state=InterchangeState.RECEIVED, claimed_by=None, lease_until=None)
+            )
+            count = res.rowcount or 0  # type: ignore[attr-defined]
+        if count:
+            log.warning("worker.recovered", interchanges=count)
+        return count
+
+    # -- claim -----------------------------------------------------------------------------
+
+    def claim(self, token: str) -> list[Claimed]:
+        now = self.clock()
+        claimable = or_(
+            Interchange.state == InterchangeState.RECEIVED,
+            (Interchange.state == InterchangeState.PROCESSING) & (Interchange.lease_until < now),
+        )
+        with self.sessions.begin() as s:
+            q = (
+                select(Interchange.id)
+                .where(claimable)
+                .order_by(Interchange.received_at, Interchange.id)
+                .limit(self.settings.batch)
+            )
+            if self.postgres:
+                q = q.with_for_update(skip_locked=True)
+            ids = list(s.scalars(q))
+            if not ids:
+                return []
+            s.execute(
+                update(Interchange)
+                .where(Interchange.id.in_(ids), claimable)
+                .values(
+                    state=InterchangeState.PROCESSING,
+                    claimed_by=token,
+                    lease_until=now + dt.timedelta(seconds=self.settings.lease_seconds),
+                    attempts=Interchange.attempts + 1,
+                )
+            )
+            rows = s.execute(
+                select(
+                    Interchange.id,
+                    Interchange.partner_id,
+                    Interchange.channel,
+                    Interchange.raw_sha256,
+                    Interchange.received_at,
+                    Interchange.duplicate_of,
+                    Interchange.attempts,
+                    Interchange.runs,
+                ).where(Interchange.id.in_(ids), Interchange.claimed_by == token)
+            ).all()
+            claimed = [Claimed(*r) for r in rows]
+            s.add_all(
+                Event(
+                    at=now,
+                    interchange_id=c.id,
+                    actor=self.name,
+                    type="processing",
+                    detail={"run": c.attempts},
+                )
+                for c in claimed
+            )
+        return sorted(claimed, key=lambda c: (c.received_at, c.id))
+
+    # -- process (no database writes) -----------------------------------------------------
+
+    def _process(self, c: Claimed) -> StageResult:
+        bound = log.bind(interchange_id=c.id, partner=c.partner_id)
+        if c.crashes >= self.settings.max_attempts:
+            return _dead(
+                f"processing was attempted {c.crashes} times without finishing "
+                "(the gateway stopped each time); parked for an operator"
+            )
+        ctx = Context(
+            config=self.config,
+            registry=self.registry,
+            router=self.router,
+            partner=self.config.partners.get(c.partner_id or ""),
+            interchange_id=c.id,
+            received_at=c.received_at,
+            raw_sha256=c.raw_sha256,
+            duplicate_of=c.duplicate_of,
+            seen_control_reference=self._seen_control_reference(c.id),
+            limits=self.limits,
+        )
+        try:
+            with self.spool.open(c.raw_sha256) as fh:
+                result = run_stages(fh, ctx)
+        except Exception as exc:  # a defect of ours: park it, keep the evidence, go on
+            bound.exception("worker.stage_failed")
+            return _dead(f"unexpected processing error: {type(exc).__name__}: {exc}")
+        bound.info(
+            "worker.processed",
+            verdict=result.verdict.value,
+            documents=len(result.documents),
+            findings=len(result.findings),
+        )
+        return result
+
+    def _seen_control_reference(self, own_id: str) -> Callable[[str, str], str | None]:
+        def lookup(partner_id: str, reference: str) -> str | None:
+            with self.sessions() as s:
+                return s.scalar(
+                    select(Interchange.id)
+                    .where(
+                        Interchange.partner_id == partner_id,
+                        Interchange.control_reference == reference,
+                        Interchange.id != own_id,
+                        Interchange.state.in_(
+                            [
+                                InterchangeState.DONE,
+                                InterchangeState.REJECTED,
+                                InterchangeState.DEAD,
+                            ]
+                        ),
+                    )
+                    .order_by(Interchange.received_at)
+                    .limit(1)
+                )
+
+        return lookup
+
+    # -- record ----------------------------------------------------------------------------
+
+    def record(self, token: str, results: list[tuple[Claimed, StageResult]]) -> None:
+        now = self.clock()
+        with self.sessions.begin() as s:
+            for c, r in results:
+                state = InterchangeState.DEAD if r.dead else _STATE[r.verdict]
+                owned = s.execute(
+                    update(Interchange)
+                    .where(
+                        Interchange.id == c.id,
+                        Interchange.claimed_by == token,
+                        Interchange.state == InterchangeState.PROCESSING,
+                    )
+                    .values(
+                        state=state,
+                        format=r.format,
+                        standard=r.standard,
+                        control_reference=r.control_reference,
+                        test=r.test,
+                        finished_at=now,
+                        lease_until=None,
+                        runs=Interchange.runs + 1,
+                    )
+                ).rowcount  # type: ignore[attr-defined]
+                if not owned:  # our lease ran out and someone else has it now
+                    log.warning("worker.lost_claim", interchange_id=c.id)
+                    continue
+                self._record_one(s, c, r, state, now)
+        for _, r in results:
+            state = InterchangeState.DEAD if r.dead else _STATE[r.verdict]
+            metrics.PROCESSED.labels(state.value).inc()
+
+    def _record_one(
+        self, s: Session, c: Claimed, r: StageResult, state: InterchangeState, now: dt.datetime
+    ) -> None:
+        s.add_all(_finding_row(c, None, f) for f in r.findings)
+        existing = (
+            set(
+                s.scalars(
+                    select(QueueItem.document_id).where(QueueItem.document_id.like(f"{c.id}-%"))
+                )
+            )
+            if c.attempts > 1
+            else set()
+        )
+        queued = 0
+        for d in r.documents:
+            o = d.outcome
+            doc_id = o.document_id or f"{c.id}-{o.index}"
+            routed = o.queue is not None and d.document is not None
+            canonical = d.document.model_dump(mode="json") if d.document is not None else None
+            s.merge(
+                DocumentRow(
+                    id=doc_id,
+                    interchange_id=c.id,
+                    position=o.index,
+                    kind=d.document.kind.value
+                    if d.document
+                    else (d.unit.kind.value if d.unit.kind else None),
+                    message_type=o.message_type,
+                    reference=o.reference,
+                    business_id=o.business_id,
+                    state=DocumentState.ROUTED
+                    if routed
+                    else (DocumentState.VALID if d.document is not None else DocumentState.INVALID),
+                    sender_id=c.partner_id,
+                    receiver_id=d.receiver_id,
+                    queue=o.queue,
+                    test=d.test,
+                    canonical=canonical,
+                    created_at=now,
+                )
+            )
+            s.add_all(_finding_row(c, doc_id, f) for f in o.findings)
+            if routed and doc_id not in existing and o.queue is not None:
+                s.add(
+                    QueueItem(
+                        queue=o.queue,
+                        document_id=doc_id,
+                        state=QueueItemState.READY,
+                        visible_at=now,
+                        receive_count=0,
+                        created_at=now,
+                        body={"document": canonical, "provenance": _provenance(c, d, doc_id)},
+                    )
+                )
+                queued += 1
+        partner = self.config.partners.get(c.partner_id or "")
+        route = _ack_route(partner, c.channel)
+        for a in r.acks:
+            s.add(
+                Ack(
+                    id=new_id(),
+                    interchange_id=c.id,
+                    partner_id=c.partner_id,
+                    kind=a.kind,
+                    positive=a.positive,
+                    media_type=a.media_type,
+                    filename=a.filename,
+                    content=a.content,
+                    route=route,
+                    state=AckState.PENDING,
+                    attempts=0,
+                    next_attempt_at=now,
+                    created_at=now,
+                )
+            )
+        s.add(
+            Event(
+                at=now,
+                interchange_id=c.id,
+                actor=self.name,
+                type=state.value,
+                detail={
+                    "verdict": r.verdict.value,
+                    "documents": len(r.documents),
+                    "queued": queued,
+                    "findings": len(r.findings) + sum(len(d.outcome.findings) for d in r.documents),
+                    "acks": [a.kind for a in r.acks],
+                },
+            )
+        )
+        if queued:
+            metrics.QUEUED_LATENCY.observe(max(0.0, (now - c.received_at).total_seconds()))
+
+
+def _dead(text: str) -> StageResult:
+    f = Finding(
+        code="unexpected-processing-error", severity=Severity.FATAL, text=text, source="worker"
+    )
+    return StageResult(Verdict.REJECTED, None, None, None, False, [f], dead=True)
+
+
+def _finding_row(c: Claimed, document_id: str | None, f: Finding) -> FindingRow:
+    return FindingRow(
+        interchange_id=c.id,
+        document_id=document_id,
+        code=f.code,
+        severity=f.severity.value,
+        text=f.text,
+        location=f.location.model_dump(exclude_none=True),
+        source=f.source,
+        run=c.attempts,
+    )
+
+
+def _provenance(c: Claimed, d: Any, doc_id: str) -> dict[str, Any]:
+    return {
+        "document_id": doc_id,
+        "interchange_id": c.id,
+        "partner_id": c.partner_id,
+        "receiver_id": d.receiver_id,
+        "channel": c.channel,
+        "raw_sha256": c.raw_sha256,
+        "received_at": c.received_at.isoformat(),
+        "message_type": d.outcome.message_type,
+        "message_reference": d.outcome.reference,
+        "position": d.outcome.index,
+        "test": d.test,
+    }
+
+
+def _ack_route(partner: Any, channel: str) -> str:
+    route = partner.acks.route if partner is not None else "channel"
+    return channel if route == "channel" else route
+
+
+def wait_idle(worker: Worker, timeout: float = 60) -> None:
+    """Process until nothing is left (for the CLI and tests)."""
+    deadline = time.monotonic() + timeout
+    while worker.run_once():
+        if time.monotonic() > deadline:
+            raise TimeoutError("the worker did not drain within the deadline")

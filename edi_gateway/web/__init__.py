@@ -1,0 +1,1 @@
+"""HTTP: the REST API for partners and back offices, metrics and health."""
