@@ -35,9 +35,7 @@ def interchange_status(
     ic = s.get(Interchange, interchange_id)
     if ic is None:
         return None
-    latest_run = (
-        s.scalar(select(func.max(FindingRow.run)).where(FindingRow.interchange_id == ic.id)) or 0
-    )
+    latest_run = ic.attempts  # findings are numbered by the claim that made them
     findings = list(
         s.scalars(
             select(FindingRow)

@@ -42,6 +42,8 @@ class Segment:
     number: int = 0  # 1-based position in the interchange (UNB is 1; UNA is not counted)
     offset: int = 0  # byte offset of the tag in the payload
     repeats: dict[int, list[list[str]]] | None = field(default=None)
+    # Syntax 4 packages: the object bytes that follow a UNO segment (its S022/0810 octets).
+    data: bytes | None = field(default=None)
 
     def element(self, position: int, component: int = 1, default: str = "") -> str:
         """Value at 1-based element `position` and component, or `default` if absent."""

@@ -30,8 +30,13 @@ MAX_BATCH = 10_000
 
 
 def _pointer(loc: tuple[int | str, ...]) -> str:
-    # pydantic adds the discriminator value as a path step ("order"); keep only real keys
+    # pydantic puts the discriminator value ("order") first in the path; it is no JSON key
+    if loc and loc[0] in _KINDS:
+        loc = loc[1:]
     return "/" + "/".join(str(p) for p in loc)
+
+
+_KINDS = {k.value for k in DocumentKind}
 
 
 class JsonReader:

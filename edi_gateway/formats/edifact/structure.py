@@ -1,0 +1,436 @@
+"""Structure validation of one UN/EDIFACT message (UNH to UNT) against its directory.
+
+Segments are checked as they arrive (`MessageValidator.feed`), so a message never needs to be
+held in memory. Two checks run on each segment:
+
+* its place in the message: a segment-group automaton, compiled once per message type, follows
+  the segment groups (entering, repeating, leaving them) and reports mandatory segments and
+  groups that were skipped, too many repetitions and segments that have no place here. An
+  unexpected segment leaves the automaton where it was, so the next segment is judged on its
+  own and one bad segment does not hide the ones after it;
+* its content: element and component counts, mandatory values, character classes, lengths
+  (``n`` counts digits only: no sign, no decimal mark), the decimal mark advised in UNA, and
+  values against the directory's code lists.
+
+Every defect is a `Finding` with its UN/EDIFACT syntax error code (service code list 0085).
+Code-list misses in a message that names a subset in UNH (S009 0057, e.g. ``EAN008``) are
+warnings: subsets such as EANCOM add codes of their own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from enum import StrEnum
+from functools import lru_cache
+
+from edi_gateway.formats.edifact.directory import (
+    CharClass,
+    ComponentSpec,
+    DirectoryCatalog,
+    ElementSpec,
+    GroupNode,
+    MessageDef,
+    MessageSchema,
+    SegmentNode,
+    SegmentSpec,
+)
+from edi_gateway.formats.edifact.segments import Segment
+from edi_gateway.model.findings import Finding, Location, Severity
+
+SOURCE = "edifact"
+
+
+class SyntaxError0085(StrEnum):
+    """The UN/EDIFACT syntax error codes (service code list 0085) this module reports."""
+
+    INVALID_VALUE = "12"  # value does not conform to the specification (code lists, decimals)
+    MISSING = "13"  # mandatory segment, group, element or component missing
+    NOT_SUPPORTED_IN_POSITION = "15"  # segment has no place here
+    TOO_MANY_CONSTITUENTS = "16"  # too many data elements or components
+    TOO_MANY_REPETITIONS = "35"  # segment repeated too often
+    TOO_MANY_GROUP_REPETITIONS = "36"  # segment group repeated too often
+    INVALID_CHARACTER_TYPE = "37"  # digits in an a field, non-digits in an n field
+    TOO_LONG = "39"
+    TOO_SHORT = "40"
+
+
+Node = SegmentNode | GroupNode
+Path = tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class _Missing:
+    node: Node
+    group: str  # name of the group it belongs to (the message type for the root)
+
+
+@dataclass(frozen=True, slots=True)
+class _Move:
+    """Where a segment tag can go from one automaton state."""
+
+    level: int  # the frame the segment lands in (deeper frames are left)
+    index: int  # the child of that frame's group it occupies
+    repeat: bool  # the child occurs again (or its group starts a new repetition)
+    max_repeat: int
+    group: bool
+    label: str
+    path: Path  # the new state
+    missing: tuple[_Missing, ...]  # mandatory children skipped or left without occurrence
+
+
+class MessageAutomaton:
+    """The segment-group state machine of one message type.
+
+    A state is the path of child indexes from the root group down to the last matched segment
+    (``(-1,)`` before UNH). Transitions are computed on first use and memoised per
+    (state, tag), so a message type costs a dictionary look-up per segment once warmed up.
+    """
+
+    def __init__(self, message: MessageDef) -> None:
+        self.message = message
+        self.root = message.root
+        self.known_tags = frozenset(message.root.tags())
+        self._moves: dict[tuple[Path, str], tuple[_Move, ...]] = {}
+        self._ends: dict[Path, tuple[_Missing, ...]] = {}
+
+    def moves(self, path: Path, tag: str) -> tuple[_Move, ...]:
+        key = (path, tag)
+        found = self._moves.get(key)
+        if found is None:
+            found = self._moves[key] = self._compute(path, tag)
+        return found
+
+    def missing_at_end(self, path: Path) -> tuple[_Missing, ...]:
+        found = self._ends.get(path)
+        if found is None:
+            groups = self._groups(path)
+            missing: list[_Missing] = []
+            for level in range(len(path) - 1, -1, -1):
+                missing += _mandatory_after(groups[level], path[level], len(groups[level].children))
+            found = self._ends[path] = tuple(missing)
+        return found
+
+    def _groups(self, path: Path) -> list[GroupNode]:
+        groups = [self.root]
+        for index in path[:-1]:
+            child = groups[-1].children[index]
+            assert isinstance(child, GroupNode)
+            groups.append(child)
+        return groups
+
+    def _compute(self, path: Path, tag: str) -> tuple[_Move, ...]:
+        groups = self._groups(path)
+        moves: list[_Move] = []
+        left: list[_Missing] = []  # trailing mandatory children of the frames left so far
+        for level in range(len(path) - 1, -1, -1):
+            group, current = groups[level], path[level]
+            children = group.children
+            if current >= 0 and _starts_with(children[current], tag):
+                moves.append(self._move(path, level, current, True, tuple(left)))
+            for index in range(current + 1, len(children)):
+                if _starts_with(children[index], tag):
+                    skipped = _mandatory_after(group, current, index)
+                    moves.append(self._move(path, level, index, False, tuple(left + skipped)))
+                    break
+            left += _mandatory_after(group, current, len(children))
+        return tuple(moves)
+
+    def _move(
+        self, path: Path, level: int, index: int, repeat: bool, missing: tuple[_Missing, ...]
+    ) -> _Move:
+        child = self._groups(path)[level].children[index]
+        is_group = isinstance(child, GroupNode)
+        new_path = (*path[:level], index, 0) if is_group else (*path[:level], index)
+        return _Move(
+            level, index, repeat, child.max_repeat, is_group, child.label, new_path, missing
+        )
+
+
+def _starts_with(node: Node, tag: str) -> bool:
+    return node.tag == tag if isinstance(node, SegmentNode) else node.trigger == tag
+
+
+def _mandatory_after(group: GroupNode, current: int, stop: int) -> list[_Missing]:
+    return [_Missing(c, group.name) for c in group.children[current + 1 : stop] if c.mandatory]
+
+
+@lru_cache(maxsize=512)
+def automaton(message: MessageDef) -> MessageAutomaton:
+    """The automaton of `message`, built once per process."""
+    return MessageAutomaton(message)
+
+
+class MessageValidator:
+    """Validates one message segment by segment: `feed` each segment, then `finish`."""
+
+    def __init__(
+        self,
+        schema: MessageSchema,
+        decimal_mark: str = ".",
+        message_index: int | None = None,
+    ) -> None:
+        self.schema = schema
+        self.decimal_mark = decimal_mark
+        self.message_index = message_index
+        self._automaton = automaton(schema.message)
+        self._path: Path = (-1,)
+        self._counts: list[int] = [0]
+        self._previous: Segment | None = None
+        self._code_severity = Severity.ERROR
+        self._checker = _ContentChecker(self)
+
+    def feed(self, segment: Segment) -> list[Finding]:
+        """Findings about `segment` and about what should have come before it."""
+        findings: list[Finding] = []
+        moves = self._automaton.moves(self._path, segment.tag)
+        if not moves:
+            findings.append(self._unexpected(segment))
+            return findings
+        move = self._choose(moves)
+        for missing in move.missing:
+            findings.append(self._missing(missing, segment))
+        count = self._counts[move.level] + 1 if move.repeat else 1
+        if count > move.max_repeat:
+            findings.append(self._too_many(move, count, segment))
+        self._path = move.path
+        del self._counts[move.level :]
+        self._counts.append(count)
+        if move.group:
+            self._counts.append(1)
+        if segment.tag == "UNH" and segment.element(2, 5):
+            self._code_severity = Severity.WARNING  # a subset (EANCOM, ...) adds its own codes
+        self._previous = segment
+        spec = self.schema.segment(segment.tag)
+        if spec is not None:
+            self._checker.check(segment, spec, findings)
+        return findings
+
+    def finish(self) -> list[Finding]:
+        """Findings only known at the end: mandatory segments and groups that never came."""
+        findings = [self._missing(m, None) for m in self._automaton.missing_at_end(self._path)]
+        self._path, self._counts = (-1,), [0]
+        return findings
+
+    def _choose(self, moves: tuple[_Move, ...]) -> _Move:
+        counts = self._counts
+        for move in moves:
+            if not move.repeat or counts[move.level] < move.max_repeat:
+                return move
+        return moves[-1]  # every way is a repetition too many: blame the outermost group
+
+    def location(
+        self, segment: Segment | None, element: int | None = None, component: int | None = None
+    ) -> Location:
+        if segment is None:
+            segment = self._previous
+        if segment is None:
+            return Location(message=self.message_index)
+        return Location(
+            message=self.message_index,
+            segment=segment.number,
+            segment_tag=segment.tag,
+            element=element,
+            component=component,
+        )
+
+    def finding(self, code: SyntaxError0085, text: str, location: Location) -> Finding:
+        severity = Severity.ERROR
+        if code is SyntaxError0085.INVALID_VALUE and "code list" in text:
+            severity = self._code_severity
+        return Finding(code=code.value, severity=severity, text=text, location=location, source=SOURCE)
+
+    def _unexpected(self, segment: Segment) -> Finding:
+        message = self.schema.message
+        if segment.tag not in self._automaton.known_tags:
+            text = f"segment {segment.tag} is not part of {message.identifier}"
+        elif self._previous is None:
+            text = f"segment {segment.tag} cannot start the message; UNH must come first"
+        else:
+            text = f"segment {segment.tag} is not allowed after {self._previous.tag} here"
+        return self.finding(SyntaxError0085.NOT_SUPPORTED_IN_POSITION, text, self.location(segment))
+
+    def _missing(self, missing: _Missing, segment: Segment | None) -> Finding:
+        node = missing.node
+        what = f"segment group {node.label}" if isinstance(node, GroupNode) else f"segment {node.tag}"
+        where = "" if missing.group == self.schema.message.type else f" in {missing.group}"
+        when = f"before {segment.tag}" if segment is not None else "at the end of the message"
+        text = f"mandatory {what}{where} is missing {when}"
+        return self.finding(SyntaxError0085.MISSING, text, self.location(segment))
+
+    def _too_many(self, move: _Move, count: int, segment: Segment) -> Finding:
+        if move.group:
+            code = SyntaxError0085.TOO_MANY_GROUP_REPETITIONS
+            text = f"segment group {move.label} occurs {count} times; at most {move.max_repeat} allowed"
+        else:
+            code = SyntaxError0085.TOO_MANY_REPETITIONS
+            text = f"segment {move.label} occurs {count} times here; at most {move.max_repeat} allowed"
+        return self.finding(code, text, self.location(segment))
+
+
+class _ContentChecker:
+    """Element, component and value checks of one segment against its `SegmentSpec`."""
+
+    def __init__(self, validator: MessageValidator) -> None:
+        self.v = validator
+
+    def check(self, segment: Segment, spec: SegmentSpec, out: list[Finding]) -> None:
+        elements = segment.elements
+        specs = spec.elements
+        if len(elements) > len(specs):
+            self._extra_elements(segment, spec, out)
+        repeats = segment.repeats
+        for index, element in enumerate(specs):
+            if index >= len(elements):
+                if element.mandatory:
+                    out.append(self._element_missing(segment, element))
+                continue
+            if repeats and index in repeats:
+                for occurrence in repeats[index]:
+                    self._element(segment, element, occurrence, out)
+            else:
+                self._element(segment, element, elements[index], out)
+
+    def _element(
+        self, segment: Segment, spec: ElementSpec, values: list[str], out: list[Finding]
+    ) -> None:
+        if not any(values):
+            if spec.mandatory:
+                out.append(self._element_missing(segment, spec))
+            return
+        components = spec.components
+        if len(values) > len(components) and any(values[len(components) :]):
+            out.append(self._extra_components(segment, spec, values))
+        for index, component in enumerate(components):
+            value = values[index] if index < len(values) else ""
+            if not value:
+                if component.mandatory:
+                    out.append(self._component_missing(segment, spec, component))
+                continue
+            defect = _value_defect(value, component, self.v.decimal_mark)
+            if defect is not None:
+                code, problem = defect
+                location = self._where(segment, spec, component)
+                label = _label(segment.tag, spec, component)
+                out.append(self.v.finding(code, f"{label}: '{value}' {problem}", location))
+
+    def _where(self, segment: Segment, spec: ElementSpec, component: ComponentSpec) -> Location:
+        return self.v.location(
+            segment, spec.position, component.position if spec.composite else None
+        )
+
+    def _extra_elements(self, segment: Segment, spec: SegmentSpec, out: list[Finding]) -> None:
+        defined = len(spec.elements)
+        for position, values in enumerate(segment.elements[defined:], start=defined + 1):
+            if any(values):
+                text = (
+                    f"{segment.tag} has data in element {position}; "
+                    f"the directory defines {defined} element(s)"
+                )
+                location = self.v.location(segment, position)
+                out.append(self.v.finding(SyntaxError0085.TOO_MANY_CONSTITUENTS, text, location))
+                return
+
+    def _extra_components(self, segment: Segment, spec: ElementSpec, values: list[str]) -> Finding:
+        defined = len(spec.components)
+        first = next(i for i, v in enumerate(values[defined:], start=defined + 1) if v)
+        kind = "composite" if spec.composite else "simple data element"
+        text = (
+            f"{segment.tag} element {spec.position} ({spec.id} {spec.name}) has "
+            f"{len(values)} components; the {kind} has {defined}"
+        )
+        location = self.v.location(segment, spec.position, first)
+        return self.v.finding(SyntaxError0085.TOO_MANY_CONSTITUENTS, text, location)
+
+    def _element_missing(self, segment: Segment, spec: ElementSpec) -> Finding:
+        kind = "composite" if spec.composite else "data element"
+        text = f"{segment.tag} element {spec.position} ({spec.id} {spec.name}): mandatory {kind} is missing"
+        return self.v.finding(SyntaxError0085.MISSING, text, self.v.location(segment, spec.position))
+
+    def _component_missing(
+        self, segment: Segment, spec: ElementSpec, component: ComponentSpec
+    ) -> Finding:
+        text = f"{_label(segment.tag, spec, component)}: mandatory value is missing"
+        location = self._where(segment, spec, component)
+        return self.v.finding(SyntaxError0085.MISSING, text, location)
+
+
+def _label(tag: str, element: ElementSpec, component: ComponentSpec) -> str:
+    if element.composite:
+        return (
+            f"{tag} element {element.position} component {component.position} "
+            f"({component.id} {component.name})"
+        )
+    return f"{tag} element {element.position} ({component.id} {component.name})"
+
+
+def _value_defect(
+    value: str, spec: ComponentSpec, decimal_mark: str
+) -> tuple[SyntaxError0085, str] | None:
+    """The first defect of a non-empty value: character class, then length, then code list."""
+    if spec.kind is CharClass.NUMERIC:
+        size_or_defect = _numeric_size(value, decimal_mark, spec)
+        if isinstance(size_or_defect, tuple):
+            return size_or_defect
+        size, unit = size_or_defect, "digits"
+    else:
+        if spec.kind is CharClass.ALPHABETIC and any(c.isdigit() for c in value):
+            return SyntaxError0085.INVALID_CHARACTER_TYPE, f"has digits; the format is {spec.format}"
+        size, unit = len(value), "characters"
+    if size > spec.max_length:
+        return SyntaxError0085.TOO_LONG, f"is too long: {size} {unit}, format {spec.format}"
+    if size < spec.min_length:
+        return SyntaxError0085.TOO_SHORT, f"is too short: {size} {unit}, format {spec.format}"
+    if spec.codes is not None and value not in spec.codes:
+        return SyntaxError0085.INVALID_VALUE, "is not in the code list"
+    return None
+
+
+def _numeric_size(
+    value: str, decimal_mark: str, spec: ComponentSpec
+) -> int | tuple[SyntaxError0085, str]:
+    """The number of digits in a numeric value, or what is wrong with it."""
+    body = value[1:] if value[0] == "-" else value
+    if body.isascii() and body.isdigit():
+        return len(body)
+    whole, mark, fraction = body.partition(decimal_mark)
+    if decimal_mark in fraction:
+        return SyntaxError0085.INVALID_VALUE, "has more than one decimal mark"
+    for char in whole + fraction:
+        if not (char.isascii() and char.isdigit()):
+            if char in ".,":
+                return SyntaxError0085.INVALID_VALUE, (
+                    f"uses '{char}' as decimal mark; the interchange's decimal mark is "
+                    f"'{decimal_mark}'"
+                )
+            return SyntaxError0085.INVALID_CHARACTER_TYPE, (
+                f"has characters other than digits, a leading minus sign and the decimal mark; "
+                f"the format is {spec.format}"
+            )
+    if mark and (not whole or not fraction):
+        return SyntaxError0085.INVALID_VALUE, "needs a digit on each side of the decimal mark"
+    return len(whole) + len(fraction)
+
+
+def validate_message(
+    segments: Iterable[Segment],
+    schema: MessageSchema,
+    decimal_mark: str = ".",
+    message_index: int | None = None,
+) -> list[Finding]:
+    """All structure findings of one message (UNH to UNT inclusive)."""
+    validator = MessageValidator(schema, decimal_mark, message_index)
+    findings: list[Finding] = []
+    for segment in segments:
+        findings += validator.feed(segment)
+    findings += validator.finish()
+    return findings
+
+
+def schema_for(
+    unh: Segment, catalog: DirectoryCatalog, syntax_version: int = 3
+) -> MessageSchema | None:
+    """The schema a UNH segment names in S009 (type, version, release, agency), if known."""
+    return catalog.schema(
+        unh.element(2, 1), unh.element(2, 2), unh.element(2, 3), unh.element(2, 4), syntax_version
+    )

@@ -1,0 +1,715 @@
+"""The streaming UN/EDIFACT tokenizer: a binary stream in, `Segment` values out.
+
+The stream is read in fixed-size chunks, so memory does not depend on the size of the
+interchange: only the unfinished tail of a chunk is carried over to the next one.
+
+Fast path: segment terminators are found with `bytes.find`, each segment is decoded with one
+`bytes.decode` call and split with `str.split`. Only segments that contain the release
+character take the slower path (released separators are protected by placeholders, then the
+same splits run), and only segments holding a byte that does not fit the declared character
+set are decoded and checked character by character.
+
+What the tokenizer knows about the interchange it is in (`delimiters`, `charset`, `una`) is
+updated before the UNB segment is yielded, so a consumer that sees UNB can read them.
+
+Defects are findings (`Tokenizer.findings`, appended while iterating), never exceptions.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Generator, Iterator
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import BinaryIO
+
+from edi_gateway.formats.edifact.segments import Delimiters, Segment
+from edi_gateway.model.findings import Finding, Location, Severity
+
+CHUNK_SIZE = 64 * 1024
+MAX_FINDINGS = 1000
+SOURCE = "edifact"
+
+# UN/EDIFACT service code list 0085 (syntax error codes) used by the tokenizer.
+INVALID_SERVICE_CHARACTER = "20"  # a character advised in UNA cannot be a service character
+INVALID_CHARACTER = "21"
+INVALID_VALUE = "12"
+MISSING = "13"
+INVALID_OCCURRENCE = "33"  # something outside the interchange envelope
+CHARSET_NOT_SUPPORTED = "46"
+SYNTAX_NOT_SUPPORTED = "2"  # syntax version or level (the character repertoire) not supported
+
+# Bytes allowed between segments and before an interchange.
+_WHITESPACE = b" \t\r\n"
+_WHITESPACE_INTS = frozenset(_WHITESPACE)
+
+# Character repertoires of syntax levels A and B (ISO 9735, the UNOA/UNOB code descriptions).
+LEVEL_A = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 .,-()/='+:?!\"%&*;<>"
+LEVEL_B = LEVEL_A + "abcdefghijklmnopqrstuvwxyz"
+
+
+@dataclass(frozen=True, slots=True)
+class Charset:
+    """How to turn the bytes of an interchange declared with a syntax identifier into text."""
+
+    syntax_id: str
+    codec: str
+    repertoire: str | None = None  # the only characters allowed (levels A and B)
+    c1_invalid: bool = False  # ISO 8859: 0x80-0x9F are control codes, not text
+    supported: bool = True
+
+
+# Until UNB says otherwise, bytes are read as Latin-1 (every byte decodes) and not checked.
+UNDECLARED = Charset("", "latin-1", supported=False)
+
+CHARSETS: dict[str, Charset] = {
+    "UNOA": Charset("UNOA", "ascii", LEVEL_A),
+    "UNOB": Charset("UNOB", "ascii", LEVEL_B),
+    "UNOC": Charset("UNOC", "iso8859-1", c1_invalid=True),
+    "UNOD": Charset("UNOD", "iso8859-2", c1_invalid=True),
+    "UNOE": Charset("UNOE", "iso8859-5", c1_invalid=True),
+    "UNOF": Charset("UNOF", "iso8859-7", c1_invalid=True),
+    "UNOG": Charset("UNOG", "iso8859-3", c1_invalid=True),
+    "UNOH": Charset("UNOH", "iso8859-4", c1_invalid=True),
+    "UNOI": Charset("UNOI", "iso8859-6", c1_invalid=True),
+    "UNOJ": Charset("UNOJ", "iso8859-8", c1_invalid=True),
+    "UNOK": Charset("UNOK", "iso8859-9", c1_invalid=True),
+    "UNOL": Charset("UNOL", "iso8859-15", c1_invalid=True),
+    "UNOW": Charset("UNOW", "utf-8", c1_invalid=True),
+    "UNOY": Charset("UNOY", "utf-8", c1_invalid=True),
+    # ISO 2022 code extension: the escape sequences are not interpreted; bytes pass as Latin-1.
+    "UNOX": Charset("UNOX", "latin-1", supported=False),
+    # IATA's own syntax identifiers (PAORES and friends) use the level A and B repertoires.
+    "IATA": Charset("IATA", "ascii", LEVEL_A),
+    "IATB": Charset("IATB", "ascii", LEVEL_B),
+}
+
+
+def charset_for(syntax_id: str) -> Charset | None:
+    """The character set of a UNB syntax identifier (S001/0001), None when unknown."""
+    return CHARSETS.get(syntax_id)
+
+
+# Placeholders for released service characters: Unicode noncharacters, which a well-formed
+# interchange never contains (a segment that does is split by the character scanner instead).
+_P_RELEASE, _P_COMPONENT, _P_ELEMENT, _P_TERMINATOR, _P_REPETITION = (
+    "\ufdd0",
+    "\ufdd1",
+    "\ufdd2",
+    "\ufdd3",
+    "\ufdd4",
+)
+_PLACEHOLDERS = (_P_RELEASE, _P_COMPONENT, _P_ELEMENT, _P_TERMINATOR, _P_REPETITION)
+
+Elements = list[list[str]]
+Repeats = dict[int, list[list[str]]] | None
+
+
+def split_plain(text: str, d: Delimiters) -> tuple[str, Elements, Repeats]:
+    """Split a segment's text that holds no release character: tag, elements, repetitions."""
+    parts = text.split(d.element)
+    tag = parts[0]
+    comp = d.component
+    if comp in tag:  # syntax 1-3 allow nesting indicators after the tag ("TAG:1:2")
+        tag = tag.split(comp, 1)[0]
+    rep = d.repetition
+    if rep is None or rep not in text:
+        return tag, [p.split(comp) for p in parts[1:]], None
+    elements: Elements = []
+    repeats: dict[int, list[list[str]]] = {}
+    for index, part in enumerate(parts[1:]):
+        if rep in part:
+            occurrences = [o.split(comp) for o in part.split(rep)]
+            elements.append(occurrences[0])
+            repeats[index] = occurrences
+        else:
+            elements.append(part.split(comp))
+    return tag, elements, repeats or None
+
+
+def split_released(text: str, d: Delimiters) -> tuple[str, Elements, Repeats]:
+    """Split a segment's text that contains the release character.
+
+    Released service characters are swapped for placeholders, the plain split runs, and the
+    placeholders are turned back into the characters they stand for. `str.replace` works left
+    to right, so a run of release characters pairs up exactly as a left-to-right reader would.
+    """
+    rel = d.release
+    if rel is None:
+        return split_plain(text, d)
+    if any(p in text for p in _PLACEHOLDERS):
+        return split_by_scanning(text, d)
+    protected = text.replace(rel + rel, _P_RELEASE)
+    restore = {ord(_P_RELEASE): rel}
+    for char, placeholder in (
+        (d.component, _P_COMPONENT),
+        (d.element, _P_ELEMENT),
+        (d.segment, _P_TERMINATOR),
+        (d.repetition, _P_REPETITION),
+    ):
+        if char is not None:
+            protected = protected.replace(rel + char, placeholder)
+            restore[ord(placeholder)] = char
+    if rel in protected:  # a release before an ordinary character, or at the very end
+        return split_by_scanning(text, d)
+    tag, elements, repeats = split_plain(protected, d)
+    elements = [[c.translate(restore) for c in element] for element in elements]
+    if repeats is not None:
+        repeats = {
+            k: [[c.translate(restore) for c in occ] for occ in v] for k, v in repeats.items()
+        }
+    return tag.translate(restore), elements, repeats
+
+
+def split_by_scanning(text: str, d: Delimiters) -> tuple[str, Elements, Repeats]:
+    """The character-by-character reference split, for the odd cases.
+
+    A release character makes the next character, whatever it is, ordinary data (tolerant,
+    as most readers are); a release character at the very end is kept as data.
+    """
+    rel, comp, elem, rep = d.release, d.component, d.element, d.repetition
+    fields: list[list[list[str]]] = [[[]]]  # elements -> occurrences -> components
+    current: list[str] = []
+    chars = iter(text)
+    for ch in chars:
+        if ch == rel:
+            current.append(next(chars, ch))
+        elif ch == comp:
+            fields[-1][-1].append("".join(current))
+            current = []
+        elif ch == elem:
+            fields[-1][-1].append("".join(current))
+            current = []
+            fields.append([[]])
+        elif ch == rep:
+            fields[-1][-1].append("".join(current))
+            current = []
+            fields[-1].append([])
+        else:
+            current.append(ch)
+    fields[-1][-1].append("".join(current))
+    tag = fields[0][0][0]
+    elements: Elements = []
+    repeats: dict[int, list[list[str]]] = {}
+    for index, occurrences in enumerate(fields[1:]):
+        elements.append(occurrences[0])
+        if len(occurrences) > 1:
+            repeats[index] = occurrences
+    return tag, elements, repeats or None
+
+
+def split_segment(text: str, d: Delimiters) -> tuple[str, Elements, Repeats]:
+    """Tag, elements and repetitions of one segment's text (without its terminator)."""
+    if d.release is not None and d.release in text:
+        return split_released(text, d)
+    return split_plain(text, d)
+
+
+@lru_cache(maxsize=64)
+def _invalid_patterns(charset: Charset, service: str) -> tuple[re.Pattern[bytes], re.Pattern[str]]:
+    """Patterns matching one byte / one character that does not fit `charset`.
+
+    The bytes pattern screens whole chunks cheaply; the text pattern pinpoints the culprit in
+    the few segments the screen flags. Service characters and the whitespace allowed between
+    segments never count as invalid here.
+    """
+    allowed_extra = set(service) | set("\r\n\t")
+    if charset.repertoire is not None:
+        allowed = set(charset.repertoire) | allowed_extra
+        bad = [b for b in range(256) if chr(b) not in allowed]
+        text_class = "[^" + re.escape("".join(sorted(allowed))) + "\ufffd]"
+    else:
+        controls = [*range(0x20), 0x7F]
+        if charset.c1_invalid:
+            controls += range(0x80, 0xA0)
+        text_bad = [c for c in controls if chr(c) not in allowed_extra]
+        # In UTF-8, bytes 0x80-0x9F are continuation bytes: screen controls only as text.
+        bad = text_bad if charset.codec != "utf-8" else [c for c in text_bad if c < 0x80]
+        text_class = "[" + re.escape("".join(chr(c) for c in text_bad)) + "]"
+    bytes_class = b"[" + re.escape(bytes(bad)) + b"]" if bad else b"(?!)"
+    return re.compile(bytes_class), re.compile(text_class)
+
+
+def _odd_release_run(buf: bytes, start: int, end: int, release: int) -> bool:
+    """True when buf[start:end] ends in an odd number of release characters."""
+    count = 0
+    k = end - 1
+    while k >= start and buf[k] == release:
+        count += 1
+        k -= 1
+    return count % 2 == 1
+
+
+def _position_in(text: str, index: int, d: Delimiters) -> tuple[int, int]:
+    """1-based (element, component) of `text[index]`; element 0 is the tag. Ignores releases."""
+    head = text[:index]
+    element = head.count(d.element)
+    last = head.rfind(d.element)
+    component = head[last + 1 :].count(d.component) + 1
+    return element, component
+
+
+def _looks_like_start(buf: bytes, p: int, terminators: bytes) -> bool:
+    """A UNA/UNB at `p` starts an interchange only at a segment boundary."""
+    return p == 0 or buf[p - 1] in _WHITESPACE_INTS or buf[p - 1] in terminators
+
+
+_START = re.compile(rb"UN(?:A|B\+)")
+
+
+class Tokenizer:
+    """Iterate the segments of every interchange in a binary stream.
+
+    >>> tok = Tokenizer(io.BytesIO(payload))
+    >>> for segment in tok:              # lazily, chunk by chunk
+    ...     ...                          # tok.findings grows as defects are met
+    """
+
+    def __init__(
+        self,
+        source: BinaryIO,
+        *,
+        chunk_size: int = CHUNK_SIZE,
+        max_findings: int = MAX_FINDINGS,
+        strict_repertoire: bool = False,
+    ) -> None:
+        self.findings: list[Finding] = []
+        self.delimiters = Delimiters()
+        self.charset = UNDECLARED
+        self.una = False  # the current interchange was announced by a UNA segment
+        self.interchanges = 0  # UNB segments met so far
+        self._source = source
+        self._chunk_size = max(1, chunk_size)
+        self._max_findings = max_findings
+        self._strict = strict_repertoire
+        self._outside = True  # between interchanges: looking for UNA or UNB
+        self._number = 0  # segment number in the current interchange
+        self._base = 0  # absolute offset of the current buffer's first byte
+        self._skipped = 0  # bytes skipped outside any interchange, not yet reported
+        self._skipped_at = 0
+        self._skipped_head = b""
+        self._bad_bytes, self._bad_text = _invalid_patterns(UNDECLARED, "")
+        self._iterator: Iterator[Segment] | None = None
+        self._need = 0  # bytes an unfinished object (after UNO) still needs
+
+    @classmethod
+    def from_bytes(cls, data: bytes, **options: int | bool) -> Tokenizer:
+        import io
+
+        return cls(io.BytesIO(data), **options)  # type: ignore[arg-type]
+
+    def __iter__(self) -> Iterator[Segment]:
+        if self._iterator is None:
+            self._iterator = self._run()
+        return self._iterator
+
+    # -- findings --------------------------------------------------------------------------
+
+    def _report(
+        self,
+        code: str,
+        text: str,
+        severity: Severity = Severity.ERROR,
+        **where: int | str | None,
+    ) -> None:
+        if len(self.findings) > self._max_findings:
+            return
+        if len(self.findings) == self._max_findings:
+            code, severity, where = "18", Severity.WARNING, {}
+            text = f"More than {self._max_findings} tokenizer findings; the rest are not reported."
+        self.findings.append(
+            Finding(
+                code=code, severity=severity, text=text, location=Location(**where), source=SOURCE
+            )
+        )
+
+    def _report_skipped(self) -> None:
+        if self._skipped:
+            preview = self._skipped_head[:40].decode("latin-1")
+            self._report(
+                INVALID_OCCURRENCE,
+                f"Expected an interchange to start with UNA or UNB; skipped {self._skipped} "
+                f"byte(s) of other data starting with {preview!r}.",
+                Severity.WARNING,
+                offset=self._skipped_at,
+            )
+            self._skipped = 0
+            self._skipped_head = b""
+
+    # -- the reading loop --------------------------------------------------------------------
+
+    def _run(self) -> Iterator[Segment]:
+        read = self._source.read
+        buf = b""
+        i = 0
+        eof = False
+        while not eof:
+            chunk = read(max(self._chunk_size, self._need))
+            self._need = 0
+            if chunk:
+                buf = buf[i:] + chunk
+                self._base += i
+                i = 0
+            else:
+                eof = True
+            i = yield from self._scan(buf, i, eof)
+        self._report_skipped()
+        if self.interchanges == 0 and not self.una:
+            self._report(
+                MISSING,
+                "Expected an interchange header (UNB); the payload has none.",
+                Severity.FATAL,
+            )
+
+    def _scan(self, buf: bytes, i: int, eof: bool) -> Generator[Segment, None, int]:
+        """Yield every complete segment in `buf` from `i`; return where the next read resumes."""
+        while True:
+            if self._outside:
+                i = self._seek_interchange(buf, i, eof)
+                if self._outside:
+                    return i
+            if buf.startswith(b"UNA", i):
+                resume = self._read_una(buf, i, eof)
+                if resume is None:
+                    return i
+                i = resume
+            i, state_changed = yield from self._segments(buf, i, eof)
+            if not state_changed:
+                return i
+
+    def _segments(
+        self, buf: bytes, i: int, eof: bool
+    ) -> Generator[Segment, None, tuple[int, bool]]:
+        """The hot loop. Returns (position, True) when the interchange state changed (UNA met
+        or UNZ passed) so that `_scan` takes over, or (position, False) at the end of `buf`."""
+        d = self.delimiters
+        term = d.segment.encode("latin-1")
+        release = ord(d.release) if d.release is not None else -1
+        release_char = d.release.encode("latin-1") if d.release is not None else None
+        element_sep, component_sep, repetition = d.element, d.component, d.repetition
+        codec = self.charset.codec
+        base = self._base
+        number = self._number
+        search_bad = self._bad_bytes.search
+        match = search_bad(buf, i)
+        bad_at = match.start() if match else len(buf)
+        while True:
+            j = buf.find(term, i)
+            # A terminator preceded by an odd run of release characters is data.
+            while j > i and buf[j - 1] == release and _odd_release_run(buf, i, j, release):
+                j = buf.find(term, j + 1)
+            if j < 0:
+                break
+            piece = buf[i:j].lstrip(_WHITESPACE)
+            if not piece:
+                i = j + 1
+                continue
+            start = j - len(piece)
+            if piece.startswith(b"UNA"):
+                self._number = number
+                return start, True
+            if bad_at < j:
+                self._number = number
+                text = self._checked_text(piece, base + start, codec, d)
+                match = search_bad(buf, j + 1)
+                bad_at = match.start() if match else len(buf)
+            else:
+                try:
+                    text = piece.decode(codec)
+                except UnicodeDecodeError:
+                    self._number = number
+                    text = self._checked_text(piece, base + start, codec, d)
+            i = j + 1
+            if release_char is not None and release_char in piece:
+                tag, elements, repeats = split_released(text, d)
+            elif repetition is not None and repetition in text:
+                tag, elements, repeats = split_plain(text, d)
+            else:  # the common case, inlined: no release, no repetition
+                elements = [part.split(component_sep) for part in text.split(element_sep)]
+                tag = elements.pop(0)[0]
+                repeats = None
+            if tag == "UNB":
+                yield self._open_interchange(piece, base + start, elements)
+                return i, True
+            if tag == "UNO":  # a syntax 4 package: the object's raw bytes follow the segment
+                self._number = number
+                read = self._read_object(buf, i, elements, base + start, eof)
+                if read is None:
+                    return start, False
+                data, i = read
+                number += 1
+                yield Segment(tag, elements, number, base + start, repeats, data)
+                match = search_bad(buf, i)
+                bad_at = match.start() if match else len(buf)
+                continue
+            number += 1
+            yield Segment(tag, elements, number, base + start, repeats)
+            if tag == "UNZ":
+                self._number = number
+                self._outside = True
+                return i, True
+        self._number = number
+        if eof:
+            yield from self._tail(buf, i)
+            return len(buf), False
+        return i, False
+
+    def _read_object(
+        self, buf: bytes, i: int, elements: Elements, offset: int, eof: bool
+    ) -> tuple[bytes | None, int] | None:
+        """The object after UNO at `i`: (bytes, where segments resume); None to read more."""
+        length = elements[3][0] if len(elements) > 3 else ""
+        if not length.isdigit():
+            self._report(
+                INVALID_VALUE,
+                f"Expected the object length in octets in UNO S022/0810; found {length!r}, so "
+                "the object that follows is read as segments.",
+                segment=self._number + 1,
+                segment_tag="UNO",
+                element=4,
+                component=1,
+                offset=offset,
+            )
+            return None, i
+        end = i + int(length)
+        if end <= len(buf):
+            return buf[i:end], end
+        if not eof:
+            self._need = end - len(buf)
+            return None
+        self._report(
+            MISSING,
+            f"Expected {length} octets of object data after UNO; the stream ended after "
+            f"{len(buf) - i}.",
+            segment=self._number + 1,
+            segment_tag="UNO",
+            offset=offset,
+        )
+        return buf[i:], len(buf)
+
+    def _tail(self, buf: bytes, i: int) -> Iterator[Segment]:
+        """At the end of the stream: a last segment without its terminator."""
+        piece = buf[i:].lstrip(_WHITESPACE).rstrip(_WHITESPACE)
+        if not piece:
+            return
+        start = self._base + len(buf) - len(buf[i:].lstrip(_WHITESPACE))
+        text = self._checked_text(piece, start, self.charset.codec, self.delimiters)
+        tag, elements, repeats = split_segment(text, self.delimiters)
+        self._number += 1
+        self._report(
+            MISSING,
+            f"Expected the segment terminator {self.delimiters.segment!r} after segment {tag}; "
+            "the stream ended first.",
+            segment=self._number,
+            segment_tag=tag,
+            offset=start,
+        )
+        yield Segment(tag, elements, self._number, start, repeats)
+
+    # -- interchange boundaries --------------------------------------------------------------
+
+    def _seek_interchange(self, buf: bytes, i: int, eof: bool) -> int:
+        """Between interchanges: skip whitespace and foreign data up to the next UNA/UNB."""
+        n = len(buf)
+        while i < n and buf[i] in _WHITESPACE_INTS:
+            i += 1
+        if n - i < 4 and not eof:
+            return i
+        if i >= n:
+            return i
+        if buf.startswith(b"UNA", i) or buf.startswith(b"UNB", i):
+            self._enter(i)
+            return i
+        terminators = b"'" + self.delimiters.segment.encode("latin-1")
+        for match in _START.finditer(buf, i + 1):
+            if _looks_like_start(buf, match.start(), terminators):
+                self._skip(buf, i, match.start())
+                self._enter(match.start())
+                return match.start()
+        keep = n if eof else max(i, n - 3)  # "UN" may continue in the next chunk
+        self._skip(buf, i, keep)
+        return keep
+
+    def _skip(self, buf: bytes, start: int, end: int) -> None:
+        if end <= start:
+            return
+        if not self._skipped:
+            self._skipped_at = self._base + start
+        if len(self._skipped_head) < 40:
+            self._skipped_head += buf[start : start + 40]
+        self._skipped += end - start
+
+    def _enter(self, at: int) -> None:
+        """An interchange starts at `at` (UNA or UNB): reset to the default service characters."""
+        self._report_skipped()
+        self._outside = False
+        self.delimiters = Delimiters()
+        self.charset = UNDECLARED
+        self.una = False
+        self._number = 0
+        self._set_patterns()
+
+    def _read_una(self, buf: bytes, p: int, eof: bool) -> int | None:
+        """Read the service string advice at `p`; None when more bytes are needed."""
+        if len(buf) - p < 9:
+            if not eof:
+                return None
+            self._report(
+                MISSING,
+                "Expected UNA followed by six service characters; the stream ended first.",
+                Severity.FATAL,
+                offset=self._base + p,
+            )
+            self._outside = True
+            return len(buf)
+        chars = buf[p + 3 : p + 9].decode("latin-1")
+        self._report_skipped()
+        self._outside = False
+        self.una = True
+        self.charset = UNDECLARED
+        self._number = 0
+        self.delimiters = Delimiters(
+            component=chars[0],
+            element=chars[1],
+            decimal=chars[2],
+            release=None if chars[3] == " " else chars[3],
+            repetition=None if chars[4] == " " else chars[4],
+            segment=chars[5],
+        )
+        self._check_una(chars, self._base + p)
+        self._set_patterns()
+        return p + 9
+
+    def _check_una(self, chars: str, offset: int) -> None:
+        service = [chars[0], chars[1], chars[3], chars[4], chars[5]]
+        used = [c for c in service if c != " "]
+        problems = []
+        if len(set(used)) != len(used):
+            problems.append("the same character is advised for two roles")
+        if any(c.isalnum() for c in chars):
+            problems.append("letters and digits cannot be service characters")
+        if chars[0] == " " or chars[1] == " " or chars[5] == " ":
+            problems.append("the separators and the terminator cannot be spaces")
+        if problems:
+            self._report(
+                INVALID_SERVICE_CHARACTER,
+                f"Expected six distinct service characters in UNA; found {chars!r}: "
+                + "; ".join(problems)
+                + ".",
+                Severity.FATAL,
+                segment_tag="UNA",
+                offset=offset,
+            )
+
+    def _open_interchange(self, piece: bytes, offset: int, elements: Elements) -> Segment:
+        """UNB: learn the character set and syntax version, then re-read UNB with them."""
+        self.interchanges += 1
+        self._outside = False
+        syntax = elements[0] if elements else [""]
+        syntax_id = syntax[0]
+        version = syntax[1] if len(syntax) > 1 else ""
+        charset = charset_for(syntax_id) or Charset(syntax_id, "latin-1", supported=False)
+        if syntax_id not in CHARSETS or syntax_id == "UNOX":
+            unknown = syntax_id not in CHARSETS
+            self._report(
+                SYNTAX_NOT_SUPPORTED if unknown else CHARSET_NOT_SUPPORTED,
+                f"Expected a syntax identifier UNOA to UNOY in UNB; found {syntax_id!r}, so the "
+                "data is read as Latin-1 and its characters are not checked.",
+                Severity.FATAL if unknown else Severity.WARNING,
+                segment=1,
+                segment_tag="UNB",
+                element=1,
+                component=1,
+                offset=offset,
+            )
+        d = self.delimiters
+        if version == "4" and not self.una and d.repetition is None:
+            d = Delimiters(d.component, d.element, d.decimal, d.release, "*", d.segment)
+        elif version != "4" and d.repetition is not None:
+            # Before syntax 4, UNA position 5 is reserved: it is not a repetition separator.
+            d = Delimiters(d.component, d.element, d.decimal, d.release, None, d.segment)
+        self.delimiters = d
+        self.charset = charset
+        self._set_patterns()
+        self._number = 1
+        text = self._checked_text(piece, offset, charset.codec, d, number=1)
+        tag, elements, repeats = split_segment(text, d)
+        return Segment(tag, elements, 1, offset, repeats)
+
+    def _set_patterns(self) -> None:
+        d = self.delimiters
+        service = d.component + d.element + d.segment + (d.release or "") + (d.repetition or "")
+        self._bad_bytes, self._bad_text = _invalid_patterns(self.charset, service)
+
+    # -- characters that do not fit -------------------------------------------------------
+
+    def _checked_text(
+        self, piece: bytes, offset: int, codec: str, d: Delimiters, number: int | None = None
+    ) -> str:
+        """Decode one segment, reporting bytes and characters the declared charset forbids."""
+        number = self._number + 1 if number is None else number
+        tag = piece[:3].decode("latin-1")
+        try:
+            text = piece.decode(codec)
+        except UnicodeDecodeError as exc:
+            text = piece.decode(codec, "replace")
+            index = len(piece[: exc.start].decode(codec, "replace"))
+            element, component = _position_in(text, index, d)
+            self._report(
+                INVALID_CHARACTER,
+                f"Expected only {self._charset_name()} characters; found byte(s) "
+                f"{piece[exc.start : exc.end].hex(' ')} that {codec} cannot decode.",
+                segment=number,
+                segment_tag=tag,
+                element=element or None,
+                component=component if element else None,
+                offset=offset + exc.start,
+            )
+        if self.charset is UNDECLARED:
+            return text
+        found = [m for m in self._bad_text.finditer(text)]
+        if found:
+            self._report_characters(text, found, offset, number, tag, d)
+        return text
+
+    def _report_characters(
+        self,
+        text: str,
+        found: list[re.Match[str]],
+        offset: int,
+        number: int,
+        tag: str,
+        d: Delimiters,
+    ) -> None:
+        chars = sorted({m.group() for m in found})
+        printable_ascii = all(" " <= c <= "~" for c in chars)
+        # Printable ASCII outside level A/B (lower case in UNOA, '@' in UNOB) is everyday
+        # practice: a warning unless the partner agreed on a strict repertoire.
+        severity = Severity.WARNING if printable_ascii and not self._strict else Severity.ERROR
+        element, component = _position_in(text, found[0].start(), d)
+        shown = ", ".join(repr(c) for c in chars[:8])
+        self._report(
+            INVALID_CHARACTER,
+            f"Expected only {self._charset_name()} characters; found {shown}.",
+            severity,
+            segment=number,
+            segment_tag=tag,
+            element=element or None,
+            component=component if element else None,
+            offset=offset,
+        )
+
+    def _charset_name(self) -> str:
+        cs = self.charset
+        if cs.repertoire is LEVEL_A:
+            return (
+                f"{cs.syntax_id} (level A: upper-case letters, digits, space, .,-()/='+:?!\"%&*;<>)"
+            )
+        if cs.repertoire is LEVEL_B:
+            return f"{cs.syntax_id} (level B: level A plus lower-case letters)"
+        return f"{cs.syntax_id} ({cs.codec}) graphic"
+
+
+def tokenize(data: bytes, **options: int | bool) -> list[Segment]:
+    """All segments of an in-memory payload (tests, small files). Findings are dropped."""
+    return list(Tokenizer.from_bytes(data, **options))
