@@ -149,6 +149,7 @@ class WorkerSettings(_Section):
     batch: int = Field(default=64, ge=1, le=10_000)
     lease_seconds: float = Field(default=300, gt=0)
     max_attempts: int = Field(default=5, ge=1)
+    linger_seconds: float = Field(default=0.01, ge=0, le=1)  # gather a burst into one batch
     recover_on_start: bool = True  # single-node: take back what a crashed run left in processing
 
 

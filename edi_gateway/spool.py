@@ -1,45 +1,32 @@
 """Content-addressed store of raw payloads, exactly as received.
 
-A payload is streamed to a temporary file while its SHA-256 is computed, then made durable
-and renamed to `<spool>/<first two hex digits>/<sha256>`. Durability is batched (group
-commit): one `syncfs` flushes a whole batch of new files, the renames follow, and a second
-flush makes the renames durable. Where `syncfs` is missing, every file and directory is
-fsynced one by one. Nothing here knows about the database; intake orders the two.
+A payload is streamed to a temporary file while its SHA-256 is computed and fsynced by the
+thread that received it, so concurrent submissions sync in parallel (the filesystem journal
+folds concurrent syncs into one commit). The committer then renames a whole batch to
+`<spool>/<first two hex digits>/<sha256>` and fsyncs the touched directories once each.
+(`syncfs` would flush a batch with one call, but it flushes everything dirty on the
+filesystem, which on a shared disk measured slower than parallel fdatasync.) Nothing here
+knows about the database; intake orders the two.
 """
 
 from __future__ import annotations
 
 import contextlib
-import ctypes
-import ctypes.util
 import hashlib
 import os
 import secrets
 import time
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import BinaryIO
 
 CHUNK = 1024 * 1024
 
 
 class SpoolFull(OSError):
     """The spool could not take the payload (disk full, quota, read-only)."""
-
-
-def _load_syncfs() -> Any:
-    name = ctypes.util.find_library("c")
-    try:
-        libc = ctypes.CDLL(name, use_errno=True)
-        fn = libc.syncfs
-    except (OSError, AttributeError, TypeError):
-        return None
-    fn.argtypes = [ctypes.c_int]
-    return fn
-
-
-_SYNCFS = _load_syncfs()
 
 
 @dataclass
@@ -56,6 +43,8 @@ class Spool:
         self.root = root
         self.tmp = root / "tmp"
         self.tmp.mkdir(parents=True, exist_ok=True)
+        _fsync_dir(root)
+        self._pool = ThreadPoolExecutor(8, thread_name_prefix="spool-sync")
 
     # -- writing ---------------------------------------------------------------------------
 
@@ -75,6 +64,8 @@ class Spool:
                         raise ValueError(f"payload larger than {max_bytes} bytes")
                     digest.update(chunk)
                     fh.write(chunk)
+                fh.flush()
+                os.fdatasync(fh.fileno())
         except BaseException as exc:
             temp.unlink(missing_ok=True)
             if isinstance(exc, OSError) and not isinstance(exc, SpoolFull):
@@ -83,45 +74,29 @@ class Spool:
         return Staged(temp, digest.hexdigest(), size)
 
     def commit(self, staged: list[Staged]) -> None:
-        """Make the staged files durable under their content address (group commit)."""
+        """Move fsynced staged files to their content address and make the renames durable."""
         if not staged:
             return
         try:
-            self._flush([s.temp for s in staged])
             dirs = set()
             for s in staged:
                 final = self.path(s.sha256)
-                if final.exists():  # same content already durable
+                if final.exists():  # the same content is already durable
                     s.temp.unlink(missing_ok=True)
                     continue
                 final.parent.mkdir(exist_ok=True)
                 os.replace(s.temp, final)
                 dirs.add(final.parent)
-            self._flush(sorted(dirs), directories=True)
+            if len(dirs) > 1:
+                list(self._pool.map(_fsync_dir, dirs))
+            else:
+                for d in dirs:
+                    _fsync_dir(d)
         except OSError as exc:
             raise SpoolFull(exc.errno, f"spool commit failed: {exc.strerror}") from exc
 
     def discard(self, staged: Staged) -> None:
         staged.temp.unlink(missing_ok=True)
-
-    def _flush(self, paths: list[Path], directories: bool = False) -> None:
-        if _SYNCFS is not None:
-            fd = os.open(self.root, os.O_RDONLY)
-            try:
-                if _SYNCFS(fd) != 0:
-                    err = ctypes.get_errno()
-                    raise OSError(err, os.strerror(err))
-            finally:
-                os.close(fd)
-            return
-        for p in paths:
-            fd = os.open(p, os.O_RDONLY)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-        if not directories:
-            self._flush(sorted({p.parent for p in paths}), directories=True)
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -147,6 +122,14 @@ class Spool:
                     p.unlink()
                     removed += 1
         return removed
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _chunks(payload: bytes | BinaryIO | Iterable[bytes]) -> Iterable[bytes]:

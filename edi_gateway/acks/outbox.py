@@ -72,7 +72,9 @@ class Outbox:
                 self.wake.wait(1.0)
                 self.wake.clear()
 
-    def deliver_due(self, limit: int = 100) -> int:
+    def deliver_due(self, limit: int = 200) -> int:
+        """Deliver what is due; record all outcomes in one transaction (one sync, not one per
+        ack)."""
         now = self.clock()
         with self.sessions() as s:
             due = list(
@@ -83,8 +85,45 @@ class Outbox:
                     .limit(limit)
                 )
             )
-        for ack in due:
-            self._deliver(ack)
+        if not due:
+            return 0
+        outcomes = [(ack, *self._send(ack)) for ack in due]
+        now = self.clock()
+        with self.sessions.begin() as s:
+            for ack, state, error in outcomes:
+                attempts = ack.attempts + 1
+                values: dict[str, object] = {
+                    "state": state,
+                    "attempts": attempts,
+                    "last_error": error,
+                }
+                if state == AckState.PENDING:
+                    delay = self.backoff_seconds * 2 ** min(attempts - 1, 10)
+                    values["next_attempt_at"] = now + dt.timedelta(seconds=delay)
+                elif state == AckState.DELIVERED:
+                    values["delivered_at"] = now
+                s.execute(
+                    update(Ack)
+                    .where(Ack.id == ack.id, Ack.state == AckState.PENDING)
+                    .values(**values)
+                )
+                detail = {"ack": ack.id, "kind": ack.kind, "route": ack.route}
+                s.add(
+                    Event(
+                        at=now,
+                        interchange_id=ack.interchange_id,
+                        actor="outbox",
+                        type=f"ack-{state.value}",
+                        detail={**detail, **({"error": error} if error else {})},
+                    )
+                )
+        for ack, state, error in outcomes:
+            outcome = (
+                state.value
+                if error is None
+                else ("retry" if state == AckState.PENDING else "failed")
+            )
+            metrics.ACKS.labels(ack.route, outcome).inc()
         return len(due)
 
     def resend(self, ack_id: str, actor: str) -> None:
@@ -102,48 +141,23 @@ class Outbox:
             )
         self.wake.set()
 
-    def _deliver(self, ack: Ack) -> None:
+    def _send(self, ack: Ack) -> tuple[AckState, str | None]:
+        """One delivery attempt: the new state and, when it failed, why."""
         partner = self.config.partners.get(ack.partner_id or "")
         sender = self.senders.get(ack.route)
-        now = self.clock()
-        bound = log.bind(interchange_id=ack.interchange_id, ack=ack.id, route=ack.route)
         try:
             if sender is None:
                 raise LookupError(f"no sender for return route {ack.route!r}")
-            state = sender.send(ack, partner)
-            error = None
+            return sender.send(ack, partner), None
         except Exception as exc:
             error = f"{type(exc).__name__}: {exc}"
-            attempts = ack.attempts + 1
-            state = AckState.FAILED if attempts >= self.max_attempts else AckState.PENDING
-        attempts = ack.attempts + 1
-        values: dict[str, object] = {"state": state, "attempts": attempts, "last_error": error}
-        if state == AckState.PENDING:
-            delay = self.backoff_seconds * 2 ** min(attempts - 1, 10)
-            values["next_attempt_at"] = now + dt.timedelta(seconds=delay)
-        if state == AckState.DELIVERED:
-            values["delivered_at"] = now
-        with self.sessions.begin() as s:
-            s.execute(
-                update(Ack).where(Ack.id == ack.id, Ack.state == AckState.PENDING).values(**values)
+            log.warning(
+                "acks.delivery_failed",
+                interchange_id=ack.interchange_id,
+                ack=ack.id,
+                route=ack.route,
+                error=error,
+                attempts=ack.attempts + 1,
             )
-            s.add(
-                Event(
-                    at=now,
-                    interchange_id=ack.interchange_id,
-                    actor="outbox",
-                    type=f"ack-{state.value}",
-                    detail={
-                        "ack": ack.id,
-                        "kind": ack.kind,
-                        "route": ack.route,
-                        **({"error": error} if error else {}),
-                    },
-                )
-            )
-        outcome = (
-            state.value if error is None else ("retry" if state == AckState.PENDING else "failed")
-        )
-        metrics.ACKS.labels(ack.route, outcome).inc()
-        if error:
-            bound.warning("acks.delivery_failed", error=error, attempts=attempts)
+            failed = ack.attempts + 1 >= self.max_attempts
+            return (AckState.FAILED if failed else AckState.PENDING), error

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import structlog
-from sqlalchemy import or_, select, update
+from sqlalchemy import delete, insert, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from edi_gateway import metrics
@@ -120,6 +120,8 @@ class Worker:
             if not done:
                 self.wake.wait(0.5)
                 self.wake.clear()
+                # let a burst gather: one claim and one record for many interchanges
+                self._stop.wait(self.settings.linger_seconds)
 
     def run_once(self) -> int:
         """Claim a batch, process it, record it. Returns how many interchanges were finished."""
@@ -187,15 +189,19 @@ class Worker:
                 ).where(Interchange.id.in_(ids), Interchange.claimed_by == token)
             ).all()
             claimed = [Claimed(*r) for r in rows]
-            s.add_all(
-                Event(
-                    at=now,
-                    interchange_id=c.id,
-                    actor=self.name,
-                    type="processing",
-                    detail={"run": c.attempts},
-                )
-                for c in claimed
+            s.execute(
+                insert(Event),
+                [
+                    {
+                        "at": now,
+                        "interchange_id": c.id,
+                        "document_id": None,
+                        "actor": self.name,
+                        "type": "processing",
+                        "detail": {"run": c.attempts},
+                    }
+                    for c in claimed
+                ],
             )
         return sorted(claimed, key=lambda c: (c.received_at, c.id))
 
@@ -260,10 +266,14 @@ class Worker:
     # -- record ----------------------------------------------------------------------------
 
     def record(self, token: str, results: list[tuple[Claimed, StageResult]]) -> None:
+        """Write every outcome of the batch in one transaction. Rows are built before the
+        transaction starts so the write lock is held only for the inserts and the sync."""
         now = self.clock()
+        prepared = [(c, r, self._rows(c, r, now)) for c, r in results]
+        tables = (FindingRow, DocumentRow, QueueItem, Ack, Event)
         with self.sessions.begin() as s:
-            for c, r in results:
-                state = InterchangeState.DEAD if r.dead else _STATE[r.verdict]
+            batch: dict[type, list[dict[str, Any]]] = {t: [] for t in tables}
+            for c, r, rows in prepared:
                 owned = s.execute(
                     update(Interchange)
                     .where(
@@ -272,7 +282,7 @@ class Worker:
                         Interchange.state == InterchangeState.PROCESSING,
                     )
                     .values(
-                        state=state,
+                        state=_final_state(r),
                         format=r.format,
                         standard=r.standard,
                         control_reference=r.control_reference,
@@ -285,103 +295,121 @@ class Worker:
                 if not owned:  # our lease ran out and someone else has it now
                     log.warning("worker.lost_claim", interchange_id=c.id)
                     continue
-                self._record_one(s, c, r, state, now)
-        for _, r in results:
-            state = InterchangeState.DEAD if r.dead else _STATE[r.verdict]
-            metrics.PROCESSED.labels(state.value).inc()
+                if c.attempts > 1:  # a rerun: documents are derived again, queue items stay
+                    s.execute(delete(DocumentRow).where(DocumentRow.interchange_id == c.id))
+                    queued = set(
+                        s.scalars(
+                            select(QueueItem.document_id).where(
+                                QueueItem.document_id.in_(
+                                    [q["document_id"] for q in rows[QueueItem]]
+                                )
+                            )
+                        )
+                    )
+                    rows[QueueItem] = [q for q in rows[QueueItem] if q["document_id"] not in queued]
+                for t in tables:
+                    batch[t].extend(rows[t])
+            for t in tables:
+                if batch[t]:
+                    s.execute(insert(t), batch[t])
+        for c, r, rows in prepared:
+            metrics.PROCESSED.labels(_final_state(r).value).inc()
+            if rows[QueueItem]:
+                metrics.QUEUED_LATENCY.observe(max(0.0, (now - c.received_at).total_seconds()))
 
-    def _record_one(
-        self, s: Session, c: Claimed, r: StageResult, state: InterchangeState, now: dt.datetime
-    ) -> None:
-        s.add_all(_finding_row(c, None, f) for f in r.findings)
-        existing = (
-            set(
-                s.scalars(
-                    select(QueueItem.document_id).where(QueueItem.document_id.like(f"{c.id}-%"))
-                )
-            )
-            if c.attempts > 1
-            else set()
-        )
-        queued = 0
+    def _rows(
+        self, c: Claimed, r: StageResult, now: dt.datetime
+    ) -> dict[type, list[dict[str, Any]]]:
+        findings = [_finding_row(c, None, f) for f in r.findings]
+        documents, items = [], []
         for d in r.documents:
             o = d.outcome
             doc_id = o.document_id or f"{c.id}-{o.index}"
             routed = o.queue is not None and d.document is not None
             canonical = d.document.model_dump(mode="json") if d.document is not None else None
-            s.merge(
-                DocumentRow(
-                    id=doc_id,
-                    interchange_id=c.id,
-                    position=o.index,
-                    kind=d.document.kind.value
-                    if d.document
-                    else (d.unit.kind.value if d.unit.kind else None),
-                    message_type=o.message_type,
-                    reference=o.reference,
-                    business_id=o.business_id,
-                    state=DocumentState.ROUTED
+            kind = d.document.kind if d.document else d.unit.kind
+            documents.append(
+                {
+                    "id": doc_id,
+                    "interchange_id": c.id,
+                    "position": o.index,
+                    "kind": kind.value if kind else None,
+                    "message_type": o.message_type,
+                    "reference": o.reference,
+                    "business_id": o.business_id,
+                    "state": DocumentState.ROUTED
                     if routed
                     else (DocumentState.VALID if d.document is not None else DocumentState.INVALID),
-                    sender_id=c.partner_id,
-                    receiver_id=d.receiver_id,
-                    queue=o.queue,
-                    test=d.test,
-                    canonical=canonical,
-                    created_at=now,
-                )
+                    "sender_id": c.partner_id,
+                    "receiver_id": d.receiver_id,
+                    "queue": o.queue,
+                    "test": d.test,
+                    "canonical": canonical,
+                    "created_at": now,
+                }
             )
-            s.add_all(_finding_row(c, doc_id, f) for f in o.findings)
-            if routed and doc_id not in existing and o.queue is not None:
-                s.add(
-                    QueueItem(
-                        queue=o.queue,
-                        document_id=doc_id,
-                        state=QueueItemState.READY,
-                        visible_at=now,
-                        receive_count=0,
-                        created_at=now,
-                        body={"document": canonical, "provenance": _provenance(c, d, doc_id)},
-                    )
+            findings += [_finding_row(c, doc_id, f) for f in o.findings]
+            if routed:
+                items.append(
+                    {
+                        "queue": o.queue,
+                        "document_id": doc_id,
+                        "state": QueueItemState.READY,
+                        "visible_at": now,
+                        "receive_count": 0,
+                        "receipt_handle": None,
+                        "created_at": now,
+                        "finished_at": None,
+                        "last_error": None,
+                        "body": {"document": canonical, "provenance": _provenance(c, d, doc_id)},
+                    }
                 )
-                queued += 1
-        partner = self.config.partners.get(c.partner_id or "")
-        route = _ack_route(partner, c.channel)
-        for a in r.acks:
-            s.add(
-                Ack(
-                    id=new_id(),
-                    interchange_id=c.id,
-                    partner_id=c.partner_id,
-                    kind=a.kind,
-                    positive=a.positive,
-                    media_type=a.media_type,
-                    filename=a.filename,
-                    content=a.content,
-                    route=route,
-                    state=AckState.PENDING,
-                    attempts=0,
-                    next_attempt_at=now,
-                    created_at=now,
-                )
-            )
-        s.add(
-            Event(
-                at=now,
-                interchange_id=c.id,
-                actor=self.name,
-                type=state.value,
-                detail={
-                    "verdict": r.verdict.value,
-                    "documents": len(r.documents),
-                    "queued": queued,
-                    "findings": len(r.findings) + sum(len(d.outcome.findings) for d in r.documents),
-                    "acks": [a.kind for a in r.acks],
-                },
-            )
-        )
-        if queued:
-            metrics.QUEUED_LATENCY.observe(max(0.0, (now - c.received_at).total_seconds()))
+        route = _ack_route(self.config.partners.get(c.partner_id or ""), c.channel)
+        acks = [
+            {
+                "id": new_id(),
+                "interchange_id": c.id,
+                "partner_id": c.partner_id,
+                "kind": a.kind,
+                "positive": a.positive,
+                "media_type": a.media_type,
+                "filename": a.filename,
+                "content": a.content,
+                "route": route,
+                "state": AckState.PENDING,
+                "attempts": 0,
+                "next_attempt_at": now,
+                "last_error": None,
+                "created_at": now,
+                "delivered_at": None,
+            }
+            for a in r.acks
+        ]
+        event = {
+            "at": now,
+            "interchange_id": c.id,
+            "document_id": None,
+            "actor": self.name,
+            "type": _final_state(r).value,
+            "detail": {
+                "verdict": r.verdict.value,
+                "documents": len(r.documents),
+                "queued": len(items),
+                "findings": len(findings),
+                "acks": [a.kind for a in r.acks],
+            },
+        }
+        return {
+            FindingRow: findings,
+            DocumentRow: documents,
+            QueueItem: items,
+            Ack: acks,
+            Event: [event],
+        }
+
+
+def _final_state(r: StageResult) -> InterchangeState:
+    return InterchangeState.DEAD if r.dead else _STATE[r.verdict]
 
 
 def _dead(text: str) -> StageResult:
@@ -391,17 +419,17 @@ def _dead(text: str) -> StageResult:
     return StageResult(Verdict.REJECTED, None, None, None, False, [f], dead=True)
 
 
-def _finding_row(c: Claimed, document_id: str | None, f: Finding) -> FindingRow:
-    return FindingRow(
-        interchange_id=c.id,
-        document_id=document_id,
-        code=f.code,
-        severity=f.severity.value,
-        text=f.text,
-        location=f.location.model_dump(exclude_none=True),
-        source=f.source,
-        run=c.attempts,
-    )
+def _finding_row(c: Claimed, document_id: str | None, f: Finding) -> dict[str, Any]:
+    return {
+        "interchange_id": c.id,
+        "document_id": document_id,
+        "code": f.code,
+        "severity": f.severity.value,
+        "text": f.text,
+        "location": f.location.model_dump(exclude_none=True),
+        "source": f.source,
+        "run": c.attempts,
+    }
 
 
 def _provenance(c: Claimed, d: Any, doc_id: str) -> dict[str, Any]:

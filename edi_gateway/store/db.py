@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -24,25 +25,60 @@ def make_engine(url: str) -> Engine:
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
     if url.startswith("sqlite"):
-        path = url.split("///", 1)[-1]
-        if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
-        event.listen(engine, "connect", _sqlite_pragmas)
-        # pysqlite's own transaction handling defers BEGIN; take the write lock at BEGIN so a
-        # read-then-write transaction cannot fail half-way with "database is locked".
-        event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
+        return _sqlite_engine(url)
+    return create_engine(url, pool_size=20, max_overflow=20, pool_pre_ping=True)
 
-        @event.listens_for(engine, "connect")
-        def _no_pysqlite_begin(dbapi_conn: Any, _record: Any) -> None:
-            dbapi_conn.isolation_level = None
 
-        return engine
-    return create_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
+def _sqlite_engine(url: str) -> Engine:
+    """SQLite allows one writer at a time. Left to itself, a second writer sleeps in SQLite's
+    busy handler (up to 100 ms a nap), which turns contention between the intake committer and
+    the worker into latency. So writers queue on a lock in this process instead and start
+    with BEGIN IMMEDIATE (no read-then-upgrade failures); read-only sessions (see
+    `read_sessions`) take no lock and read their WAL snapshot in parallel. Other processes
+    (a CLI next to the server) still meet in SQLite's busy timeout."""
+    path = url.split("///", 1)[-1]
+    if path and path != ":memory:":
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(
+        url, connect_args={"check_same_thread": False, "timeout": 30}, pool_size=20
+    )
+    writer = threading.RLock()
+
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = None  # we issue BEGIN ourselves
+        _sqlite_pragmas(dbapi_conn, _record)
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn: Connection) -> None:
+        if conn.get_execution_options().get("readonly"):
+            conn.exec_driver_sql("BEGIN")
+            return
+        writer.acquire()
+        conn.info["holds_writer"] = True
+        try:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        except BaseException:
+            _release(conn)
+            raise
+
+    def _release(conn: Connection) -> None:
+        if conn.info.pop("holds_writer", False):
+            writer.release()
+
+    event.listen(engine, "commit", _release)
+    event.listen(engine, "rollback", _release)
+    return engine
 
 
 def sessions(engine: Engine) -> sessionmaker[Session]:
+    """Sessions for work that writes (or must see the latest committed state to decide)."""
     return sessionmaker(engine, expire_on_commit=False)
+
+
+def read_sessions(engine: Engine) -> sessionmaker[Session]:
+    """Sessions that only read: on SQLite they never wait for a writer."""
+    return sessionmaker(engine.execution_options(readonly=True), expire_on_commit=False)
 
 
 def migrate(engine: Engine, revision: str = "head") -> None:
