@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -10,6 +9,7 @@ import pytest
 from edi_gateway.formats.edifact.directory import (
     Directory,
     DirectoryCatalog,
+    GroupNode,
     MessageDef,
     MessageSchema,
     parse_node,
@@ -19,6 +19,8 @@ from edi_gateway.formats.edifact.directory_import import import_directory
 from edi_gateway.formats.edifact.segments import Segment
 from edi_gateway.formats.edifact.structure import (
     MessageValidator,
+    SyntaxError0085,
+    automaton,
     schema_for,
     validate_message,
 )
@@ -34,13 +36,13 @@ DIRECTORIES = SHARED / "edifact" / "directories"
 
 
 def split_interchange(text: str, skip_junk: bool = True) -> tuple[str, list[Segment]]:
-    """(decimal mark, segments numbered from UNB = 1) of one interchange."""
+    """(decimal mark, segments numbered from UNB = 1) of one or more interchanges."""
     starts = [i for i in (text.find("UNA"), text.find("UNB"), text.find("UNH")) if i >= 0]
     if skip_junk and starts:
         text = text[min(starts) :]
     component, element, decimal, release, repetition, terminator = ":", "+", ".", "?", "", "'"
     if text.startswith("UNA"):
-        component, element, decimal, release, repetition, terminator = text[3:9]
+        component, element, decimal, release, repetition, terminator = list(text[3:9])
         repetition = repetition.strip()
         text = text[9:].lstrip("\r\n")
     elif text[8:10] == ":4":  # UNB+UNOx:4 without UNA: syntax 4 default repetition separator
@@ -68,7 +70,10 @@ def split_interchange(text: str, skip_junk: bool = True) -> tuple[str, list[Segm
                 occurrences.append(current)
                 current = []
             if char == terminator:
-                segments.append(_segment(occurrences, len(segments) + 1))
+                segment = _segment(occurrences, 1)
+                if segment.tag != "UNB" and segments:
+                    segment.number = segments[-1].number + 1  # numbered per interchange
+                segments.append(segment)
                 occurrences = []
                 while index < len(text) and text[index] in "\r\n":
                     index += 1
@@ -107,7 +112,9 @@ def segments_of(text: str, first_number: int = 2) -> list[Segment]:
     return segments
 
 
-def brief(findings: list[Finding]) -> list[tuple[str, int | None, str | None, int | None, int | None]]:
+def brief(
+    findings: list[Finding],
+) -> list[tuple[str, int | None, str | None, int | None, int | None]]:
     return [
         (
             f.code,
@@ -136,6 +143,27 @@ def check(schema: MessageSchema, text: str, decimal_mark: str = ".") -> list[Fin
     return validate_message(segments_of(text), schema, decimal_mark)
 
 
+def test_the_error_codes_mean_what_the_service_directories_say(catalog: DirectoryCatalog) -> None:
+    v3 = catalog.directory("service-v3").codes["0085"]
+    v4 = catalog.directory("service-v4").codes["0085"]
+    expected = {
+        "12": "Invalid value",
+        "13": "Missing",
+        "15": "Not supported in this position",
+        "16": "Too many constituents",
+        "35": "Too many segment repetitions",
+        "36": "Too many segment group repetitions",
+        "37": "Invalid type of character(s)",
+        "39": "Data element too long",
+        "40": "Data element too short",
+    }
+    assert {code.value for code in SyntaxError0085} == set(expected)
+    for code, title in expected.items():
+        assert v3[code] == title, code
+    assert v4["35"] == "Too many data element or segment repetitions"  # later wording
+    assert all(v4[code] == title for code, title in expected.items() if code != "35")
+
+
 VALID_ORDER = (
     "UNH+1+ORDERS:D:96A:UN'BGM+220+PO1+9'DTM+137:20240101:102'"
     "NAD+BY+4012345000009::9'LIN+1++4000862141404:EN'QTY+21:5'UNS+S'UNT+8+1'"
@@ -157,7 +185,9 @@ def test_a_code_outside_the_code_list_is_invalid_value(orders: MessageSchema) ->
 
 
 def test_code_list_misses_in_a_subset_message_are_warnings(orders: MessageSchema) -> None:
-    text = VALID_ORDER.replace("ORDERS:D:96A:UN", "ORDERS:D:96A:UN:EAN008").replace("+220+", "+50E+")
+    text = VALID_ORDER.replace("ORDERS:D:96A:UN", "ORDERS:D:96A:UN:EAN008").replace(
+        "+220+", "+50E+"
+    )
     findings = check(orders, text)
     assert brief(findings) == [("12", 3, "BGM", 1, 1)]
     assert findings[0].severity is Severity.WARNING
@@ -193,9 +223,7 @@ def test_too_many_repetitions_of_a_segment_group(orders: MessageSchema) -> None:
 
 
 def test_an_unexpected_segment_does_not_hide_the_next_ones(orders: MessageSchema) -> None:
-    text = VALID_ORDER.replace(
-        "QTY+21:5'", "QTY+21:5'XYZ+1'PIA+1+A:IN'QTY+21:5X'BGM+999'"
-    )
+    text = VALID_ORDER.replace("QTY+21:5'", "QTY+21:5'XYZ+1'PIA+1+A:IN'QTY+21:5X'BGM+999'")
     findings = check(orders, text)
     # the automaton stays after the first QTY: the second QTY is a repetition and is checked,
     # the misplaced BGM is reported but its content is not, and UNS/UNT still close the message
@@ -227,7 +255,9 @@ def test_empty_trailing_elements_are_not_too_many(orders: MessageSchema) -> None
 
 
 def test_too_many_components(orders: MessageSchema) -> None:
-    findings = check(orders, VALID_ORDER.replace("DTM+137:20240101:102'", "DTM+137:20240101:102:X'"))
+    findings = check(
+        orders, VALID_ORDER.replace("DTM+137:20240101:102'", "DTM+137:20240101:102:X'")
+    )
     assert brief(findings) == [("16", 4, "DTM", 1, 4)]
     simple = check(orders, VALID_ORDER.replace("BGM+220+PO1+9'", "BGM+220+PO1:X+9'"))
     assert brief(simple) == [("16", 3, "BGM", 2, 2)]
@@ -244,7 +274,9 @@ def test_a_missing_mandatory_element(orders: MessageSchema) -> None:
     assert brief(findings) == [("13", 5, "NAD", 1, None)]
     composite = check(orders, VALID_ORDER.replace("DTM+137:20240101:102'", "DTM'"))
     assert brief(composite) == [("13", 4, "DTM", 1, None)]
-    assert composite[0].text == "DTM element 1 (C507 Datetimeperiod): mandatory composite is missing"
+    assert (
+        composite[0].text == "DTM element 1 (C507 Datetimeperiod): mandatory composite is missing"
+    )
 
 
 def test_too_long(orders: MessageSchema) -> None:
@@ -271,6 +303,14 @@ def test_numeric_values(orders: MessageSchema) -> None:
     assert qty("1.2.3") == [("12", "'1.2.3' has more than one decimal mark")]
     assert [code for code, _ in qty("5X")] == ["37"]
     assert [code for code, _ in qty("5-")] == ["37"]
+
+
+def test_unknown_tags_do_not_grow_the_transition_table(orders: MessageSchema) -> None:
+    compiled = automaton(orders.message)
+    before = len(compiled._moves)
+    for number in range(500):
+        assert compiled.moves((1,), f"X{number:03}") == ()
+    assert len(compiled._moves) == before
 
 
 def test_findings_arrive_with_the_segment_that_caused_them(orders: MessageSchema) -> None:
@@ -317,8 +357,8 @@ def small() -> MessageSchema:
     elements, composites, segments = parse_segments(SMALL_SEGMENTS)
     directory = Directory("T1", None, "messages", elements, composites, segments, {}, ())
     root = parse_node(SMALL_STRUCTURE)
-    assert not isinstance(root, str) and hasattr(root, "children")
-    directory.add_message(MessageDef("TEST", "T", "1", "UN", root))  # type: ignore[arg-type]
+    assert isinstance(root, GroupNode)
+    directory.add_message(MessageDef("TEST", "T", "1", "UN", root))
     return MessageSchema(directory.message("TEST"), directory)
 
 
@@ -400,8 +440,12 @@ def imported(tmp_path_factory: pytest.TempPathFactory) -> DirectoryCatalog:
     for name in ("D97A", "D01B", "D03B"):
         import_directory(DIRECTORIES / name, root, None, fill_from=references)
     for version, codes in (("3", "service_codes_v3.xml"), ("4", "service_codes_v4.xml")):
-        import_directory(DIRECTORIES / f"Service_V{version}", root, None,
-                         service_codes=[DIRECTORIES / "D14B" / codes])
+        import_directory(
+            DIRECTORIES / f"Service_V{version}",
+            root,
+            None,
+            service_codes=[DIRECTORIES / "D14B" / codes],
+        )
     return DirectoryCatalog([root])
 
 
@@ -448,20 +492,32 @@ CORPUS_EXPECTED: dict[str, list[str | list[str]]] = {
     "bots-plugins/APERAK_D96A_dutchic.edi": ["ok"],
     "bots-plugins/DESADV_D96A_desadv1.edi": [
         "ok",
-        ["12w 33:RFF 1.1", "12w 37:RFF 1.1", "12w 44:NAD 1.None", "12w 45:NAD 1.None",
-         "12w 46:NAD 1.None", "12w 80:DTM 1.1", "12w 96:DTM 1.1", "12w 133:DTM 1.1",
-         "12w 149:DTM 1.1"],
+        [
+            "12w 33:RFF 1.1",
+            "12w 37:RFF 1.1",
+            "12w 44:NAD 1.None",
+            "12w 45:NAD 1.None",
+            "12w 46:NAD 1.None",
+            "12w 80:DTM 1.1",
+            "12w 96:DTM 1.1",
+            "12w 133:DTM 1.1",
+            "12w 149:DTM 1.1",
+        ],
         ["12w 175:DTM 1.1"],
     ],
     "bots-plugins/INVOIC_D96A_dutchic.edi": ["ok"],
     "bots-plugins/INVOIC_D96A_invoic01.edi": ["ok", "ok"],
     "bots-plugins/INVOIC_D96A_invoic1.edi": [["12w 13:RFF 1.1", "12w 17:RFF 1.1"], "ok"],
     "bots-plugins/ORDERS_D96A_dutchic_0T0000000004.edi": [
-        ["12w 3:BGM 1.1"], ["12w 12:BGM 1.1"], ["12w 23:BGM 1.1"]
+        ["12w 3:BGM 1.1"],
+        ["12w 12:BGM 1.1"],
+        ["12w 3:BGM 1.1"],
     ],
     "bots-plugins/ORDERS_D96A_orders01.edi": [["12w 3:BGM 1.1"], ["12w 25:BGM 1.1"]],
     "bots-plugins/ORDERS_D96A_csvdemo_test.edi": [
-        ["12w 3:BGM 1.1", "12w 18:TAX 2.1"], ["12w 33:BGM 1.1"], ["12w 49:BGM 1.1"],
+        ["12w 3:BGM 1.1", "12w 18:TAX 2.1"],
+        ["12w 33:BGM 1.1"],
+        ["12w 49:BGM 1.1"],
         ["12w 58:BGM 1.1"],
     ],
     "generated/mock-edi_ORDERS_D96A_sent_over_AS2.edi": ["ok"],
@@ -503,8 +559,7 @@ CORPUS_EXPECTED: dict[str, list[str | list[str]]] = {
 def test_corpus_file(imported: DirectoryCatalog, relative: str) -> None:
     results = corpus_findings(imported, relative)
     outcome = [
-        "no schema" if findings is None else signature(findings) or "ok"
-        for _, findings in results
+        "no schema" if findings is None else signature(findings) or "ok" for _, findings in results
     ]
     assert outcome == CORPUS_EXPECTED[relative]
 
@@ -561,8 +616,9 @@ def test_php_edifact_order_ok_only_breaks_the_d01b_unit_length(imported: Directo
     # 6411 is an..3 in D01B; the file uses the 4-letter units GBND, PACK and SCHA
     findings = _php(imported, "ORDERS_D01B_example_order_ok.edi")
     assert len(findings) == 123
-    assert {(f.code, f.location.segment_tag, f.location.element, f.location.component)
-            for f in findings} == {("39", "QTY", 1, 3)}
+    assert {
+        (f.code, f.location.segment_tag, f.location.element, f.location.component) for f in findings
+    } == {("39", "QTY", 1, 3)}
     assert {f.text.split("'")[1] for f in findings} == {"GBND", "PACK", "SCHA"}
 
 
@@ -573,7 +629,10 @@ def test_php_edifact_order_error_gives_precise_findings(imported: DirectoryCatal
     # IMD+F++:::Hühnersuppe Konzentrat ohne:Einlage f Sup 1:10 und Soß 1:6 lost the release
     # characters before "1:10" and "1:6": C273 gets 7 components and 3453 (an..3) a long text
     assert brief(extra) == [("16", 360, "IMD", 3, 7), ("39", 360, "IMD", 3, 6)]
-    assert extra[0].text == "IMD element 3 (C273 Item description) has 7 components; the composite has 6"
+    assert (
+        extra[0].text
+        == "IMD element 3 (C273 Item description) has 7 components; the composite has 6"
+    )
     assert extra[1].text.startswith(
         "IMD element 3 component 6 (3453 Language name code): '10 und So"
     )
@@ -587,7 +646,10 @@ def test_a_message_body_without_unh(imported: DirectoryCatalog) -> None:
     schema = imported.schema("INVOIC", "D", "96A", "UN", 3)
     assert schema is not None
     findings = validate_message(segments, schema)
-    assert (findings[0].code, findings[0].text) == ("13", "mandatory segment UNH is missing before BGM")
+    assert (findings[0].code, findings[0].text) == (
+        "13",
+        "mandatory segment UNH is missing before BGM",
+    )
 
 
 def test_repaired_d97a_validates_pydifact_invoices(imported: DirectoryCatalog) -> None:

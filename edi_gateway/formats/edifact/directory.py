@@ -62,7 +62,9 @@ class DataFormat:
     def parse(cls, text: str) -> DataFormat:
         match = _FORMAT_RE.match(text)
         if match is None:
-            raise DirectoryError(f"invalid data element format {text!r}; expected e.g. an..35 or n3")
+            raise DirectoryError(
+                f"invalid data element format {text!r}; expected e.g. an..35 or n3"
+            )
         kind, variable, length = match.groups()
         size = int(length)
         return cls(CharClass(kind), 1 if variable else size, size)
@@ -95,7 +97,9 @@ class Ref:
         try:
             return cls(ident, Status(status))
         except ValueError:
-            raise DirectoryError(f"invalid reference {text!r}; expected '<id> M' or '<id> C'") from None
+            raise DirectoryError(
+                f"invalid reference {text!r}; expected '<id> M' or '<id> C'"
+            ) from None
 
     def __str__(self) -> str:
         return f"{self.id} {self.status}"
@@ -300,7 +304,9 @@ class Directory:
             if composite is None:
                 component = self._component(1, ref)
                 elements.append(
-                    ElementSpec(position, ref.id, component.name, ref.mandatory, False, (component,))
+                    ElementSpec(
+                        position, ref.id, component.name, ref.mandatory, False, (component,)
+                    )
                 )
             else:
                 components = tuple(
@@ -337,7 +343,7 @@ def _read_json(path: Path) -> dict[str, Any]:
     except json.JSONDecodeError as exc:
         raise DirectoryError(f"{path} is not valid JSON: {exc}") from None
     if not isinstance(data, dict) or data.get("format") != FORMAT_VERSION:
-        raise DirectoryError(f"{path}: expected a JSON object with \"format\": {FORMAT_VERSION}")
+        raise DirectoryError(f'{path}: expected a JSON object with "format": {FORMAT_VERSION}')
     return data
 
 
@@ -440,7 +446,9 @@ class DirectoryCatalog:
             folder = root / name
             if (folder / "directory.json").exists():
                 return load_directory(folder)
-        raise DirectoryError(f"no EDIFACT directory {name!r} under {', '.join(map(str, self.roots))}")
+        raise DirectoryError(
+            f"no EDIFACT directory {name!r} under {', '.join(map(str, self.roots))}"
+        )
 
     def service(self, syntax_version: int) -> Directory:
         """The syntax service directory: ``service-v4`` for version 4, ``service-v3`` before."""

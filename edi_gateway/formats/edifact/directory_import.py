@@ -141,9 +141,7 @@ def import_directory(
     available = _available_messages(source)
     wanted = [m.upper() for m in messages] if messages is not None else sorted(available)
     report.missing_messages = [m for m in wanted if m not in available]
-    structures = {
-        m: _read_message(available[m]) for m in wanted if m in available
-    }
+    structures = {m: _read_message(available[m]) for m in wanted if m in available}
     report.messages = sorted(structures)
 
     used = set(segments) if service or messages is None else _used_segments(structures)
@@ -153,8 +151,10 @@ def import_directory(
             report.warnings.append(f"segment {tag} is used by a message but not defined")
     kept_composites, kept_elements = _referenced(kept_segments, composites, elements)
 
-    lists = set(code_lists) if code_lists is not None else set(
-        DEFAULT_CODE_LISTS + DEFAULT_SERVICE_CODE_LISTS
+    lists = (
+        set(code_lists)
+        if code_lists is not None
+        else set(DEFAULT_CODE_LISTS + DEFAULT_SERVICE_CODE_LISTS)
     )
     code_files = [source / "codes.xml"] if not service else []
     code_files += sorted(source.glob("service_codes_v*.xml")) if service else []

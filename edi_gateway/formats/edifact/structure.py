@@ -12,9 +12,16 @@ held in memory. Two checks run on each segment:
   (``n`` counts digits only: no sign, no decimal mark), the decimal mark advised in UNA, and
   values against the directory's code lists.
 
-Every defect is a `Finding` with its UN/EDIFACT syntax error code (service code list 0085).
-Code-list misses in a message that names a subset in UNH (S009 0057, e.g. ``EAN008``) are
-warnings: subsets such as EANCOM add codes of their own.
+Every defect is a `Finding` with its UN/EDIFACT syntax error code (service code list 0085; the
+codes used mean the same in syntax versions 3 and 4). Findings point at the segment that
+revealed them: a missing mandatory segment is reported at the segment that came in its place
+(or, at the end, at the last segment received), with that segment's number and tag.
+
+Deliberate leniencies: code-list misses in a message that names a subset in UNH (S009 0057, e.g.
+``EAN008``) are warnings, since subsets such as EANCOM add codes of their own; empty data
+elements or components beyond the defined ones (trailing separators) are not reported here;
+the number of repetitions of a data element (syntax 4) is not checked, because the directories'
+XML rendering does not give it, but every occurrence is validated.
 """
 
 from __future__ import annotations
@@ -95,6 +102,8 @@ class MessageAutomaton:
         self._ends: dict[Path, tuple[_Missing, ...]] = {}
 
     def moves(self, path: Path, tag: str) -> tuple[_Move, ...]:
+        if tag not in self.known_tags:
+            return ()  # not memoised: arbitrary unknown tags must not grow the table
         key = (path, tag)
         found = self._moves.get(key)
         if found is None:
@@ -162,7 +171,10 @@ def automaton(message: MessageDef) -> MessageAutomaton:
 
 
 class MessageValidator:
-    """Validates one message segment by segment: `feed` each segment, then `finish`."""
+    """Validates one message segment by segment: `feed` each segment, then `finish`.
+
+    One validator per message; `decimal_mark` is the one the interchange advises in UNA.
+    """
 
     def __init__(
         self,
@@ -208,9 +220,7 @@ class MessageValidator:
 
     def finish(self) -> list[Finding]:
         """Findings only known at the end: mandatory segments and groups that never came."""
-        findings = [self._missing(m, None) for m in self._automaton.missing_at_end(self._path)]
-        self._path, self._counts = (-1,), [0]
-        return findings
+        return [self._missing(m, None) for m in self._automaton.missing_at_end(self._path)]
 
     def _choose(self, moves: tuple[_Move, ...]) -> _Move:
         counts = self._counts
@@ -234,11 +244,21 @@ class MessageValidator:
             component=component,
         )
 
-    def finding(self, code: SyntaxError0085, text: str, location: Location) -> Finding:
-        severity = Severity.ERROR
-        if code is SyntaxError0085.INVALID_VALUE and "code list" in text:
-            severity = self._code_severity
-        return Finding(code=code.value, severity=severity, text=text, location=location, source=SOURCE)
+    @property
+    def code_severity(self) -> Severity:
+        """ERROR for a code outside the directory's list; WARNING in a subset message."""
+        return self._code_severity
+
+    def finding(
+        self,
+        code: SyntaxError0085,
+        text: str,
+        location: Location,
+        severity: Severity = Severity.ERROR,
+    ) -> Finding:
+        return Finding(
+            code=code.value, severity=severity, text=text, location=location, source=SOURCE
+        )
 
     def _unexpected(self, segment: Segment) -> Finding:
         message = self.schema.message
@@ -252,7 +272,9 @@ class MessageValidator:
 
     def _missing(self, missing: _Missing, segment: Segment | None) -> Finding:
         node = missing.node
-        what = f"segment group {node.label}" if isinstance(node, GroupNode) else f"segment {node.tag}"
+        what = (
+            f"segment group {node.label}" if isinstance(node, GroupNode) else f"segment {node.tag}"
+        )
         where = "" if missing.group == self.schema.message.type else f" in {missing.group}"
         when = f"before {segment.tag}" if segment is not None else "at the end of the message"
         text = f"mandatory {what}{where} is missing {when}"
@@ -264,7 +286,9 @@ class MessageValidator:
             text = f"segment group {move.label} occurs {count} times; at most {move.max_repeat} allowed"
         else:
             code = SyntaxError0085.TOO_MANY_REPETITIONS
-            text = f"segment {move.label} occurs {count} times here; at most {move.max_repeat} allowed"
+            text = (
+                f"segment {move.label} occurs {count} times here; at most {move.max_repeat} allowed"
+            )
         return self.finding(code, text, self.location(segment))
 
 
@@ -272,7 +296,7 @@ class _ContentChecker:
     """Element, component and value checks of one segment against its `SegmentSpec`."""
 
     def __init__(self, validator: MessageValidator) -> None:
-        self.v = validator
+        self.validator = validator
 
     def check(self, segment: Segment, spec: SegmentSpec, out: list[Finding]) -> None:
         elements = segment.elements
@@ -307,15 +331,37 @@ class _ContentChecker:
                 if component.mandatory:
                     out.append(self._component_missing(segment, spec, component))
                 continue
-            defect = _value_defect(value, component, self.v.decimal_mark)
+            defect = _format_defect(value, component, self.validator.decimal_mark)
             if defect is not None:
-                code, problem = defect
-                location = self._where(segment, spec, component)
-                label = _label(segment.tag, spec, component)
-                out.append(self.v.finding(code, f"{label}: '{value}' {problem}", location))
+                out.append(self._value_finding(segment, spec, component, value, *defect))
+            elif component.codes is not None and value not in component.codes:
+                out.append(
+                    self._value_finding(
+                        segment,
+                        spec,
+                        component,
+                        value,
+                        SyntaxError0085.INVALID_VALUE,
+                        "is not in the code list",
+                        self.validator.code_severity,
+                    )
+                )
+
+    def _value_finding(
+        self,
+        segment: Segment,
+        spec: ElementSpec,
+        component: ComponentSpec,
+        value: str,
+        code: SyntaxError0085,
+        problem: str,
+        severity: Severity = Severity.ERROR,
+    ) -> Finding:
+        text = f"{_label(segment.tag, spec, component)}: '{value}' {problem}"
+        return self.validator.finding(code, text, self._where(segment, spec, component), severity)
 
     def _where(self, segment: Segment, spec: ElementSpec, component: ComponentSpec) -> Location:
-        return self.v.location(
+        return self.validator.location(
             segment, spec.position, component.position if spec.composite else None
         )
 
@@ -327,8 +373,10 @@ class _ContentChecker:
                     f"{segment.tag} has data in element {position}; "
                     f"the directory defines {defined} element(s)"
                 )
-                location = self.v.location(segment, position)
-                out.append(self.v.finding(SyntaxError0085.TOO_MANY_CONSTITUENTS, text, location))
+                location = self.validator.location(segment, position)
+                out.append(
+                    self.validator.finding(SyntaxError0085.TOO_MANY_CONSTITUENTS, text, location)
+                )
                 return
 
     def _extra_components(self, segment: Segment, spec: ElementSpec, values: list[str]) -> Finding:
@@ -339,20 +387,22 @@ class _ContentChecker:
             f"{segment.tag} element {spec.position} ({spec.id} {spec.name}) has "
             f"{len(values)} components; the {kind} has {defined}"
         )
-        location = self.v.location(segment, spec.position, first)
-        return self.v.finding(SyntaxError0085.TOO_MANY_CONSTITUENTS, text, location)
+        location = self.validator.location(segment, spec.position, first)
+        return self.validator.finding(SyntaxError0085.TOO_MANY_CONSTITUENTS, text, location)
 
     def _element_missing(self, segment: Segment, spec: ElementSpec) -> Finding:
         kind = "composite" if spec.composite else "data element"
         text = f"{segment.tag} element {spec.position} ({spec.id} {spec.name}): mandatory {kind} is missing"
-        return self.v.finding(SyntaxError0085.MISSING, text, self.v.location(segment, spec.position))
+        return self.validator.finding(
+            SyntaxError0085.MISSING, text, self.validator.location(segment, spec.position)
+        )
 
     def _component_missing(
         self, segment: Segment, spec: ElementSpec, component: ComponentSpec
     ) -> Finding:
         text = f"{_label(segment.tag, spec, component)}: mandatory value is missing"
         location = self._where(segment, spec, component)
-        return self.v.finding(SyntaxError0085.MISSING, text, location)
+        return self.validator.finding(SyntaxError0085.MISSING, text, location)
 
 
 def _label(tag: str, element: ElementSpec, component: ComponentSpec) -> str:
@@ -364,10 +414,10 @@ def _label(tag: str, element: ElementSpec, component: ComponentSpec) -> str:
     return f"{tag} element {element.position} ({component.id} {component.name})"
 
 
-def _value_defect(
+def _format_defect(
     value: str, spec: ComponentSpec, decimal_mark: str
 ) -> tuple[SyntaxError0085, str] | None:
-    """The first defect of a non-empty value: character class, then length, then code list."""
+    """The first defect of a non-empty value against its format: characters, then length."""
     if spec.kind is CharClass.NUMERIC:
         size_or_defect = _numeric_size(value, decimal_mark, spec)
         if isinstance(size_or_defect, tuple):
@@ -375,14 +425,15 @@ def _value_defect(
         size, unit = size_or_defect, "digits"
     else:
         if spec.kind is CharClass.ALPHABETIC and any(c.isdigit() for c in value):
-            return SyntaxError0085.INVALID_CHARACTER_TYPE, f"has digits; the format is {spec.format}"
+            return (
+                SyntaxError0085.INVALID_CHARACTER_TYPE,
+                f"has digits; the format is {spec.format}",
+            )
         size, unit = len(value), "characters"
     if size > spec.max_length:
         return SyntaxError0085.TOO_LONG, f"is too long: {size} {unit}, format {spec.format}"
     if size < spec.min_length:
         return SyntaxError0085.TOO_SHORT, f"is too short: {size} {unit}, format {spec.format}"
-    if spec.codes is not None and value not in spec.codes:
-        return SyntaxError0085.INVALID_VALUE, "is not in the code list"
     return None
 
 
