@@ -15,6 +15,7 @@ from edi_gateway.channels.folder import FolderChannel
 from edi_gateway.config import Config
 from edi_gateway.formats.base import Registry
 from edi_gateway.formats.json.format import JsonFormat
+from edi_gateway.formats.xml import XmlFormat, XmlLimits, XmlSettings
 from edi_gateway.intake import Clock, Intake, utcnow
 from edi_gateway.pipeline.worker import Worker
 from edi_gateway.queues import Queues
@@ -27,7 +28,13 @@ log = structlog.get_logger("edi_gateway.app")
 
 def default_registry(config: Config) -> Registry:
     """Every format the gateway understands, in the order they are asked to recognise a payload."""
-    return Registry([JsonFormat()])
+    xml = XmlFormat(
+        XmlSettings(
+            data_dir=config.data_dir,
+            limits=XmlLimits(max_bytes=config.settings.limits.max_submission_bytes),
+        )
+    )
+    return Registry([JsonFormat(), xml])
 
 
 class Gateway:

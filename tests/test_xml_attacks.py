@@ -10,6 +10,7 @@ import io
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
 
@@ -59,7 +60,9 @@ def server() -> Iterator[tuple[str, list[str]]]:
 def fmt(tmp_path_factory: pytest.TempPathFactory) -> XmlFormat:
     data_dir = tmp_path_factory.mktemp("data")
     install_schemas("ubl-2.1", SHARED / "xml" / "ubl-2.1", data_dir)
-    return XmlFormat(XmlSettings(data_dir=data_dir, limits=XmlLimits(max_bytes=2_000_000, max_depth=64)))
+    return XmlFormat(
+        XmlSettings(data_dir=data_dir, limits=XmlLimits(max_bytes=2_000_000, max_depth=64))
+    )
 
 
 def open_all(fmt: XmlFormat, payload: bytes, limits: Limits | None = None) -> list[Finding]:
@@ -94,7 +97,9 @@ def test_xxe_http_entity_is_refused_without_a_request(
     fmt: XmlFormat, server: tuple[str, list[str]]
 ) -> None:
     url, seen = server
-    payload = invoice("<cbc:ID>&xxe;</cbc:ID>", f'<!DOCTYPE Invoice [<!ENTITY xxe SYSTEM "{url}/xxe">]>')
+    payload = invoice(
+        "<cbc:ID>&xxe;</cbc:ID>", f'<!DOCTYPE Invoice [<!ENTITY xxe SYSTEM "{url}/xxe">]>'
+    )
     assert codes(open_all(fmt, payload)) == ["XML-DOCTYPE"]
     assert seen == []
 
@@ -105,7 +110,8 @@ def test_parameter_entity_and_external_dtd_are_refused_without_a_request(
     url, seen = server
     external = invoice("<cbc:ID>1</cbc:ID>", f'<!DOCTYPE Invoice SYSTEM "{url}/evil.dtd">')
     parameter = invoice(
-        "<cbc:ID>1</cbc:ID>", f'<!DOCTYPE Invoice [<!ENTITY % remote SYSTEM "{url}/p.dtd"> %remote;]>'
+        "<cbc:ID>1</cbc:ID>",
+        f'<!DOCTYPE Invoice [<!ENTITY % remote SYSTEM "{url}/p.dtd"> %remote;]>',
     )
     assert codes(open_all(fmt, external)) == ["XML-DOCTYPE"]
     assert codes(open_all(fmt, parameter)) == ["XML-DOCTYPE"]
@@ -125,7 +131,9 @@ def test_billion_laughs_is_refused(fmt: XmlFormat) -> None:
 
 def test_quadratic_blowup_is_refused(fmt: XmlFormat) -> None:
     big = "x" * 50_000
-    payload = invoice("<cbc:ID>" + "&a;" * 20_000 + "</cbc:ID>", f'<!DOCTYPE Invoice [<!ENTITY a "{big}">]>')
+    payload = invoice(
+        "<cbc:ID>" + "&a;" * 20_000 + "</cbc:ID>", f'<!DOCTYPE Invoice [<!ENTITY a "{big}">]>'
+    )
     assert codes(open_all(fmt, payload)) == ["XML-DOCTYPE"]
 
 
@@ -215,3 +223,53 @@ def test_schema_location_and_xinclude_are_never_fetched(
     assert not any(f.source == "xml" for f in findings)
     assert any(f.source == "xsd" for f in findings)
     assert "leaked" not in str(findings)
+
+
+@pytest.mark.parametrize("encoding", ["utf-16-be", "utf-16-le"])
+def test_doctype_in_utf16_without_a_bom_is_refused(encoding: str) -> None:
+    text = f"<?xml version='1.0' encoding='{encoding.upper()}'?><!DOCTYPE r [<!ENTITY a 'b'>]><r>&a;</r>"
+    assert has_doctype(text.encode(encoding))
+    assert codes(parse_bytes(text.encode(encoding), XmlLimits()).findings) == ["XML-DOCTYPE"]
+
+
+def test_a_doctype_hidden_behind_a_huge_prolog_is_refused() -> None:
+    payload = invoice("", "<!--" + "x" * 70_000 + "--><!DOCTYPE Invoice [<!ENTITY a 'b'>]>")
+    assert codes(parse_bytes(payload, XmlLimits()).findings) == ["XML-PROLOG"]
+
+
+def test_the_parser_itself_also_refuses_a_doctype(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Second line of defence: with the pre-scan out of the way, the parsed DOCTYPE is seen."""
+    from edi_gateway.formats.xml import parse
+
+    monkeypatch.setattr(parse, "has_doctype", lambda data: False)
+    payload = invoice("<cbc:ID>&a;</cbc:ID>", '<!DOCTYPE Invoice [<!ENTITY a "expanded">]>')
+    parsed = parse.parse_bytes(payload, XmlLimits())
+    assert parsed.root is None
+    assert codes(parsed.findings) == ["XML-DOCTYPE"]
+
+
+@pytest.mark.parametrize("attack", ["file-entity", "http-entity", "external-dtd"])
+def test_the_parser_options_alone_resolve_nothing(
+    attack: str, server: tuple[str, list[str]], tmp_path: Path
+) -> None:
+    """Third line of defence: even a DOCTYPE that got through is never acted upon."""
+    from lxml import etree
+
+    from edi_gateway.formats.xml import parse
+
+    url, seen = server
+    secret = tmp_path / "secret.txt"
+    secret.write_text("top-secret")
+    doctype = {
+        "file-entity": f'<!DOCTYPE r [<!ENTITY x SYSTEM "{secret.as_uri()}">]>',
+        "http-entity": f'<!DOCTYPE r [<!ENTITY x SYSTEM "{url}/h">]>',
+        "external-dtd": f'<!DOCTYPE r SYSTEM "{url}/evil.dtd">',
+    }[attack]
+    payload = f"{doctype}<r>&x;</r>".encode()
+    try:
+        text = etree.tostring(etree.fromstring(payload, parse._new_parser()))
+    except etree.XMLSyntaxError as exc:  # libxml2 may refuse outright ("network entity")
+        text = str(exc).encode()
+    assert b"top-secret" not in text
+    assert b"leaked" not in text
+    assert seen == []

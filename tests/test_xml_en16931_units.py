@@ -45,7 +45,8 @@ def load_cases(folder: Path) -> list[Case]:
             expectations = tuple(
                 (etree.QName(e).localname, (e.text or "").strip())
                 for e in assertion
-                if isinstance(e.tag, str) and etree.QName(e).localname in ("error", "warning", "success")
+                if isinstance(e.tag, str)
+                and etree.QName(e).localname in ("error", "warning", "success")
             )
             documents = [c for c in test if isinstance(c.tag, str) and not c.tag.startswith(VEFA)]
             assert len(documents) == 1, f"{file} test {index}"

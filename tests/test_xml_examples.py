@@ -23,8 +23,11 @@ EN16931 = SHARED / "xml" / "en16931"
 OASIS = SHARED / "corpus" / "xml" / "ubl-2.1-examples"
 
 VALID = sorted(
-    [*(EN16931 / "ubl" / "examples").iterdir(), *(EN16931 / "cii" / "examples").iterdir(),
-     *(EN16931 / "test" / "testfiles").iterdir()]
+    [
+        *(EN16931 / "ubl" / "examples").iterdir(),
+        *(EN16931 / "cii" / "examples").iterdir(),
+        *(EN16931 / "test" / "testfiles").iterdir(),
+    ]
 )
 
 
@@ -72,7 +75,9 @@ def test_the_corpus_is_there() -> None:
     assert len(VALID) == 15 + 19 + 29
 
 
-@pytest.mark.parametrize("path", VALID, ids=lambda p: f"{p.parent.parent.name}/{p.parent.name}/{p.name}")
+@pytest.mark.parametrize(
+    "path", VALID, ids=lambda p: f"{p.parent.parent.name}/{p.parent.name}/{p.name}"
+)
 def test_en16931_example_is_valid_and_translated(fmt: XmlFormat, path: Path) -> None:
     result = run(fmt, path)
     assert result.envelope_findings == []
@@ -84,19 +89,64 @@ def test_en16931_example_is_valid_and_translated(fmt: XmlFormat, path: Path) -> 
 
 
 OASIS_INVOICE_RULES = {
-    "BR-01", "BR-32", "BR-37", "BR-CL-10", "BR-CL-11", "BR-CL-13", "BR-CL-17", "BR-CL-18",
-    "BR-CL-21", "BR-CL-22", "BR-CL-25", "BR-CL-26", "BR-CO-15", "BR-CO-16", "UBL-DT-01",
+    "BR-01",
+    "BR-32",
+    "BR-37",
+    "BR-CL-10",
+    "BR-CL-11",
+    "BR-CL-13",
+    "BR-CL-17",
+    "BR-CL-18",
+    "BR-CL-21",
+    "BR-CL-22",
+    "BR-CL-25",
+    "BR-CL-26",
+    "BR-CO-15",
+    "BR-CO-16",
+    "UBL-DT-01",
     "UBL-DT-07",
 }
 OASIS_CREDIT_NOTE_RULES = {
-    "BR-01", "BR-04", "BR-32", "BR-37", "BR-CL-10", "BR-CL-11", "BR-CL-13", "BR-CL-17",
-    "BR-CL-18", "BR-CL-21", "BR-CL-22", "BR-CL-25", "BR-CO-15", "BR-CO-16", "UBL-DT-01",
+    "BR-01",
+    "BR-04",
+    "BR-32",
+    "BR-37",
+    "BR-CL-10",
+    "BR-CL-11",
+    "BR-CL-13",
+    "BR-CL-17",
+    "BR-CL-18",
+    "BR-CL-21",
+    "BR-CL-22",
+    "BR-CL-25",
+    "BR-CO-15",
+    "BR-CO-16",
+    "UBL-DT-01",
     "UBL-DT-07",
 }
 OASIS_TRIVIAL_RULES = {
-    "BR-01", "BR-04", "BR-05", "BR-06", "BR-07", "BR-08", "BR-10", "BR-12", "BR-13", "BR-14",
-    "BR-22", "BR-23", "BR-25", "BR-26", "BR-27", "BR-CO-04", "BR-CO-10", "BR-CO-13", "BR-CO-16",
-    "BR-CO-18", "BR-CO-26", "UBL-SR-48",
+    "BR-01",
+    "BR-04",
+    "BR-05",
+    "BR-06",
+    "BR-07",
+    "BR-08",
+    "BR-10",
+    "BR-12",
+    "BR-13",
+    "BR-14",
+    "BR-22",
+    "BR-23",
+    "BR-25",
+    "BR-26",
+    "BR-27",
+    "BR-CO-04",
+    "BR-CO-10",
+    "BR-CO-13",
+    "BR-CO-16",
+    "BR-CO-18",
+    "BR-CO-26",
+    "UBL-SR-48",
 }
 
 
@@ -143,8 +193,15 @@ def test_oasis_order_response_is_valid_but_not_translated(fmt: XmlFormat) -> Non
 
 @pytest.mark.parametrize(
     "name",
-    ["DebitNote", "OrderCancellation", "OrderChange", "OrderResponseSimple", "Quotation",
-     "Reminder", "RequestForQuotation"],
+    [
+        "DebitNote",
+        "OrderCancellation",
+        "OrderChange",
+        "OrderResponseSimple",
+        "Quotation",
+        "Reminder",
+        "RequestForQuotation",
+    ],
 )
 def test_oasis_documents_outside_the_catalogue_are_refused(fmt: XmlFormat, name: str) -> None:
     result = run(fmt, OASIS / f"UBL-{name}-2.1-Example.xml")

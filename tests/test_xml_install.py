@@ -52,14 +52,23 @@ def test_install_from_a_folder_enables_schema_validation(tmp_path: Path) -> None
 def test_install_from_an_oasis_style_zip(tmp_path: Path) -> None:
     archive = zip_tree(UBL21 / "xsdrt", tmp_path / "UBL-2.1.zip", "os-UBL-2.1/xsdrt/")
     install_schemas("ubl-2.1", archive, tmp_path / "data")
-    installed = sorted(p.name for p in (tmp_path / "data" / "schemas" / "ubl-2.1").rglob("*") if p.is_file())
+    installed = sorted(
+        p.name for p in (tmp_path / "data" / "schemas" / "ubl-2.1").rglob("*") if p.is_file()
+    )
     assert len(installed) == 79 and "README.txt" not in installed
 
 
 def test_cii_schemas_are_found_inside_the_whole_cen_folder(tmp_path: Path) -> None:
     # both "coupled" and "uncoupled" trees hold files of the same names; only one matches
     install_schemas("cii-d16b", SHARED / "xml" / "en16931" / "cii" / "schema", tmp_path)
-    assert (tmp_path / "schemas" / "cii-d16b" / "data" / "standard" / "CrossIndustryInvoice_100pD16B.xsd").is_file()
+    assert (
+        tmp_path
+        / "schemas"
+        / "cii-d16b"
+        / "data"
+        / "standard"
+        / "CrossIndustryInvoice_100pD16B.xsd"
+    ).is_file()
 
 
 def test_a_tampered_file_refuses_the_whole_release(tmp_path: Path) -> None:
@@ -71,7 +80,9 @@ def test_a_tampered_file_refuses_the_whole_release(tmp_path: Path) -> None:
             if info.filename.endswith("UBL-Order-2.1.xsd"):
                 data = data.replace(b"</xsd:schema>", b"<!-- changed --></xsd:schema>")
             dst.writestr(info, data)
-    with pytest.raises(InstallError, match="checksum mismatch for xsdrt/maindoc/UBL-Order-2.1.xsd"):
+    with pytest.raises(
+        InstallError, match=r"checksum mismatch for xsdrt/maindoc/UBL-Order-2\.1\.xsd"
+    ):
         install_schemas("ubl-2.1", tampered, tmp_path / "data")
     assert not (tmp_path / "data" / "schemas" / "ubl-2.1").exists()
 
@@ -79,7 +90,7 @@ def test_a_tampered_file_refuses_the_whole_release(tmp_path: Path) -> None:
 def test_the_wrong_release_is_refused(tmp_path: Path) -> None:
     with pytest.raises(InstallError, match="no file named"):
         install_schemas("ubl-2.1", SHARED / "xml" / "ubl-2.2", tmp_path)
-    with pytest.raises(InstallError, match="unknown release 'ubl-9.9'"):
+    with pytest.raises(InstallError, match=r"unknown release 'ubl-9\.9'"):
         install_schemas("ubl-9.9", UBL21, tmp_path)
     with pytest.raises(InstallError, match="neither a folder nor a zip"):
         install_schemas("ubl-2.1", ORDER, tmp_path)

@@ -276,10 +276,15 @@ def test_the_pair_carries_every_field_it_was_written_with(fmt: XmlFormat) -> Non
     _, invoice = through(fmt, UBL_INVOICE)
     assert isinstance(invoice, Invoice)
     assert (invoice.id, invoice.issue_date, invoice.due_date) == (
-        "INV-2026-0042", date(2026, 11, 2), date(2026, 12, 2)
+        "INV-2026-0042",
+        date(2026, 11, 2),
+        date(2026, 12, 2),
     )
     assert invoice.buyer_reference == "DEPT-7"
-    assert [(r.type, r.id) for r in invoice.references] == [("order", "PO-981"), ("contract", "FW-2025-3")]
+    assert [(r.type, r.id) for r in invoice.references] == [
+        ("order", "PO-981"),
+        ("contract", "FW-2025-3"),
+    ]
     seller = invoice.party(PartyRole.SELLER)
     assert seller is not None
     assert seller.names == ["Acme Office Supplies A/S", "Acme Office"]
@@ -300,12 +305,16 @@ def test_the_pair_carries_every_field_it_was_written_with(fmt: XmlFormat) -> Non
     assert invoice.lines[0].references[0].id == "3"
     assert invoice.totals.payable == Decimal("312.50")
     assert invoice.totals.tax_total == Decimal("62.50")
-    assert [(t.category, t.rate, t.amount) for t in invoice.taxes] == [("S", Decimal(25), Decimal("62.50"))]
+    assert [(t.category, t.rate, t.amount) for t in invoice.taxes] == [
+        ("S", Decimal(25), Decimal("62.50"))
+    ]
 
 
 def test_a_changed_amount_breaks_the_equality(fmt: XmlFormat) -> None:
     _, from_ubl = through(fmt, UBL_INVOICE)
-    _, from_cii = through(fmt, CII_INVOICE.replace("<ram:ChargeAmount>25.00", "<ram:ChargeAmount>25.01"))
+    _, from_cii = through(
+        fmt, CII_INVOICE.replace("<ram:ChargeAmount>25.00", "<ram:ChargeAmount>25.01")
+    )
     assert from_ubl != from_cii
 
 
@@ -326,7 +335,8 @@ def test_order_is_translated(fmt: XmlFormat) -> None:
     assert buyer is not None and buyer.names[0] == "Johnssons Byggvaror AB"
     assert order.reference("contract") is not None
     assert [(line.id, line.quantity, line.unit) for line in order.lines] == [
-        ("1", Decimal(120), "LTR"), ("2", Decimal(15), "C62")
+        ("1", Decimal(120), "LTR"),
+        ("2", Decimal(15), "C62"),
     ]
     assert order.requested_delivery_date == date(2010, 2, 10)
     assert order.totals.payable == Decimal("6225")
@@ -381,7 +391,13 @@ def test_tender_2_2_is_schema_valid_and_translated(fmt: XmlFormat) -> None:
 def test_every_mapping_file_loads_and_compiles() -> None:
     library = MappingLibrary()
     names = sorted(p.stem for p in library.directory.glob("*.toml") if p.stem != "ubl-common-2.1")
-    assert names == ["cii-invoice-d16b", "ubl-creditnote-2.1", "ubl-invoice-2.1", "ubl-order-2.1", "ubl-tender-2.2"]
+    assert names == [
+        "cii-invoice-d16b",
+        "ubl-creditnote-2.1",
+        "ubl-invoice-2.1",
+        "ubl-order-2.1",
+        "ubl-tender-2.2",
+    ]
     for name in names:
         library.get(name)
 
@@ -392,7 +408,9 @@ def write(path: Path, text: str) -> Path:
 
 
 def test_a_partner_variant_extends_a_mapping_and_replaces_one_field(tmp_path: Path) -> None:
-    write(tmp_path / "base.toml", """
+    write(
+        tmp_path / "base.toml",
+        """
 kind = "order"
 [namespaces]
 o = "urn:example:o"
@@ -400,12 +418,16 @@ o = "urn:example:o"
 id = "o:Number"
 issue_date = "o:Date"
 lines = [{ each = "o:Line", fields = { id = "@n", quantity = "." } }]
-""")
-    write(tmp_path / "variant.toml", """
+""",
+    )
+    write(
+        tmp_path / "variant.toml",
+        """
 extends = "base"
 [document]
 id = { path = "o:AltNumber", map = { "X" = "mapped" }, otherwise = "unmapped" }
-""")
+""",
+    )
     root = etree.fromstring(
         b'<o:Order xmlns:o="urn:example:o"><o:Number>1</o:Number><o:AltNumber>X</o:AltNumber>'
         b'<o:Date>2026-01-02</o:Date><o:Line n="a">3</o:Line><o:Line n="b"> 4 </o:Line></o:Order>'
@@ -414,27 +436,39 @@ id = { path = "o:AltNumber", map = { "X" = "mapped" }, otherwise = "unmapped" }
     variant, _ = XmlMapping.load(tmp_path / "variant.toml").translate(root)
     assert isinstance(base, Order) and isinstance(variant, Order)
     assert (base.id, variant.id) == ("1", "mapped")
-    assert [(line.id, line.quantity) for line in variant.lines] == [("a", Decimal(3)), ("b", Decimal(4))]
+    assert [(line.id, line.quantity) for line in variant.lines] == [
+        ("a", Decimal(3)),
+        ("b", Decimal(4)),
+    ]
 
 
 def test_a_bad_mapping_is_refused_when_loaded(tmp_path: Path) -> None:
     with pytest.raises(MappingError, match="bad XPath"):
         XmlMapping.load(write(tmp_path / "a.toml", 'kind = "order"\n[document]\nid = "o:["\n'))
     with pytest.raises(MappingError, match="unknown template"):
-        XmlMapping.load(write(tmp_path / "b.toml", 'kind = "order"\n[document]\nid = { use = "nope" }\n'))
+        XmlMapping.load(
+            write(tmp_path / "b.toml", 'kind = "order"\n[document]\nid = { use = "nope" }\n')
+        )
     with pytest.raises(MappingError, match="circular"):
         XmlMapping.load(write(tmp_path / "c.toml", 'extends = "c"\nkind = "order"\n[document]\n'))
 
 
 def test_data_the_model_refuses_is_a_finding_not_an_exception(tmp_path: Path) -> None:
-    mapping = XmlMapping.load(write(tmp_path / "m.toml", """
+    mapping = XmlMapping.load(
+        write(
+            tmp_path / "m.toml",
+            """
 kind = "invoice"
 [document]
 id = "Number"
 issue_date = { path = "Date", convert = "date102" }
 currency = "Currency"
-"""))
-    root = etree.fromstring(b"<I><Number>7</Number><Date>2026-13-45</Date><Currency>euro</Currency></I>")
+""",
+        )
+    )
+    root = etree.fromstring(
+        b"<I><Number>7</Number><Date>2026-13-45</Date><Currency>euro</Currency></I>"
+    )
     document, findings = mapping.translate(root, message=0)
     assert document is None
     assert sorted(f.location.path or "" for f in findings) == ["currency", "issue_date"]

@@ -121,7 +121,9 @@ def build_application_response(
     """The ApplicationResponse for one interchange, serialised as UTF-8 XML."""
     moment = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
     code = response_code(outcome.verdict)
-    root = etree.Element(f"{{{AR_NS}}}ApplicationResponse", nsmap={None: AR_NS, "cac": CAC_NS, "cbc": CBC_NS})
+    root = etree.Element(
+        f"{{{AR_NS}}}ApplicationResponse", nsmap={None: AR_NS, "cac": CAC_NS, "cbc": CBC_NS}
+    )
     _cbc(root, "CustomizationID", MLR_CUSTOMIZATION)
     _cbc(root, "ProfileID", MLR_PROFILE)
     _cbc(root, "ID", response_id or new_id())

@@ -24,6 +24,12 @@ SOURCE = "xml"
 
 _SBDH = {"sh": SBDH_NS}
 
+# CII has a test flag in the document context; UBL has none.
+_CII_TEST_INDICATOR = (
+    "string(*[local-name()='ExchangedDocumentContext']/*[local-name()='TestIndicator']"
+    "/*[local-name()='Indicator'])"
+)
+
 
 @dataclass
 class Detected:
@@ -144,6 +150,9 @@ def detect(root: etree._Element, catalogue: Catalogue) -> Detected:
         )
     detected.version = version
     envelope.syntax.update({"document": doc_type.name, "version": version.version})
+    if doc_type.syntax == "cii":
+        indicator = payload.xpath(_CII_TEST_INDICATOR)
+        envelope.test = isinstance(indicator, str) and indicator.strip().lower() in ("true", "1")
     return detected
 
 

@@ -151,6 +151,10 @@ class XmlFormat:
         )
         self.mappings = MappingLibrary(self.settings.mappings_dir)
 
+    def warm_up(self) -> list[Path]:
+        """Compile the available schemas and rule sets for the calling thread (see validate)."""
+        return self.validator.warm_up()
+
     def sniff(self, head: bytes) -> bool:
         text = head[:4096]
         if text.startswith((b"\xff\xfe", b"\xfe\xff")):
@@ -166,7 +170,9 @@ class XmlFormat:
         data, findings = parse.read_limited(source, xml_limits.max_bytes)
         parsed = parse.parse_bytes(data, xml_limits) if data is not None else None
         if parsed is None or parsed.root is None:
-            envelope = Envelope(standard="xml", findings=findings + (parsed.findings if parsed else []))
+            envelope = Envelope(
+                standard="xml", findings=findings + (parsed.findings if parsed else [])
+            )
             return XmlReader(envelope, None, self.validator, self.mappings)
         detected = detect(parsed.root, self.catalogue)
         envelope = detected.envelope

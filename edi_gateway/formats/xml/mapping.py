@@ -173,7 +173,9 @@ class XmlMapping:
         data["kind"] = self.kind.value
         return data
 
-    def translate(self, root: etree._Element, message: int | None = None) -> tuple[Document | None, list[Finding]]:
+    def translate(
+        self, root: etree._Element, message: int | None = None
+    ) -> tuple[Document | None, list[Finding]]:
         data = self.extract(root)
         try:
             return _DOCUMENT.validate_python(data), []
@@ -183,7 +185,11 @@ class XmlMapping:
                     code="MAPPING",
                     severity=Severity.ERROR,
                     text=f"{'.'.join(str(p) for p in err['loc'][1:]) or 'document'}: {err['msg']}"
-                    + (f" (found {err['input']!r})" if not isinstance(err["input"], dict | list) else ""),
+                    + (
+                        f" (found {err['input']!r})"
+                        if not isinstance(err["input"], dict | list)
+                        else ""
+                    ),
                     location=Location(
                         message=message, path=".".join(str(p) for p in err["loc"][1:]) or None
                     ),
@@ -227,7 +233,11 @@ class XmlMapping:
             if obj is not None and any(key not in obj for key in spec.get("required", ())):
                 return None
             return obj
-        value = self._eval(spec["value"], node) if "value" in spec else self._first(spec.get("path", "."), node)
+        value = (
+            self._eval(spec["value"], node)
+            if "value" in spec
+            else self._first(spec.get("path", "."), node)
+        )
         if value is None:
             return None
         if "map" in spec:

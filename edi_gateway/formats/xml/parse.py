@@ -22,7 +22,9 @@ SOURCE = "xml"
 DEFAULT_MAX_BYTES = 20 * 1024 * 1024
 DEFAULT_MAX_DEPTH = 64
 
-# How far into the payload the DOCTYPE pre-scan looks; a prolog longer than this is refused.
+_READ_CHUNK = 1024 * 1024
+
+# How far into the payload the DOCTYPE pre-scan looks; a longer prolog is refused.
 _PROLOG_SCAN = 64 * 1024
 
 # Markup that may precede the root element: XML declaration / PIs, comments, whitespace.
@@ -48,33 +50,55 @@ def _finding(code: str, text: str, line: int | None = None) -> Finding:
 
 
 def read_limited(source: BinaryIO, max_bytes: int) -> tuple[bytes | None, list[Finding]]:
-    """Read at most `max_bytes`; a longer payload is refused without reading the rest."""
-    data = source.read(max_bytes + 1)
-    if len(data) > max_bytes:
-        return None, [
-            _finding("XML-SIZE", f"document is larger than the limit of {max_bytes} bytes")
-        ]
-    return data, []
+    """Read the whole payload, but never more than `max_bytes` (+1 to know it is too long)."""
+    chunks: list[bytes] = []
+    size = 0
+    while size <= max_bytes:
+        chunk = source.read(min(_READ_CHUNK, max_bytes + 1 - size))
+        if not chunk:
+            return b"".join(chunks), []
+        chunks.append(chunk)
+        size += len(chunk)
+    return None, [_finding("XML-SIZE", f"document is larger than the limit of {max_bytes} bytes")]
 
 
 def _prolog_text(data: bytes) -> str:
     head = data[:_PROLOG_SCAN]
-    if head.startswith((b"\xff\xfe", b"\xfe\xff")) or (len(head) > 1 and 0 in head[:4]):
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
         return head.decode("utf-16", errors="replace")
+    if head[:1] == b"\x00":
+        return head.decode("utf-16-be", errors="replace")
+    if head[1:2] == b"\x00":
+        return head.decode("utf-16-le", errors="replace")
     # UTF-8 and every ASCII-compatible encoding: the markup we look for is ASCII.
     return head.decode("latin-1")
+
+
+def _prolog_end(text: str) -> int:
+    """Where the markup allowed before a DOCTYPE (declaration, PIs, comments) stops."""
+    pos = 0
+    while True:
+        match = _PROLOG_ITEM.match(text, pos)
+        if match is None or match.end() == pos:
+            return pos
+        pos = match.end()
 
 
 def has_doctype(data: bytes) -> bool:
     """True when a DOCTYPE appears before the root element (checked before parsing)."""
     text = _prolog_text(data).lstrip("\ufeff\u00ef\u00bb\u00bf")
-    pos = 0
-    while True:
-        match = _PROLOG_ITEM.match(text, pos)
-        if match is None or match.end() == pos:
-            break
-        pos = match.end()
+    pos = _prolog_end(text)
     return text.startswith("<!DOCTYPE", pos) or text.startswith("<!doctype", pos)
+
+
+def prolog_too_long(data: bytes) -> bool:
+    """True when comments or PIs before the root run past the scan window, so a DOCTYPE
+    behind them could not be ruled out before parsing."""
+    if len(data) <= _PROLOG_SCAN:
+        return False
+    text = _prolog_text(data).lstrip("\ufeff\u00ef\u00bb\u00bf")
+    rest = text[_prolog_end(text) :]
+    return rest == "" or rest.startswith(("<!--", "<?"))
 
 
 def _new_parser() -> etree.XMLParser:
@@ -106,12 +130,28 @@ def parse_bytes(data: bytes, limits: XmlLimits) -> Parsed:
     """Parse one payload with every protection on. Never raises for bad input."""
     if len(data) > limits.max_bytes:
         return Parsed(
-            None, [_finding("XML-SIZE", f"document is larger than the limit of {limits.max_bytes} bytes")]
+            None,
+            [
+                _finding(
+                    "XML-SIZE", f"document is larger than the limit of {limits.max_bytes} bytes"
+                )
+            ],
         )
     if not data.strip():
         return Parsed(None, [_finding("XML-SYNTAX", "the payload is empty")])
     if has_doctype(data):
         return Parsed(None, [_doctype_finding()])
+    if prolog_too_long(data):
+        return Parsed(
+            None,
+            [
+                _finding(
+                    "XML-PROLOG",
+                    f"more than {_PROLOG_SCAN // 1024} KiB of comments or processing "
+                    "instructions before the root element",
+                )
+            ],
+        )
     try:
         root = etree.fromstring(data, _new_parser())
     except etree.XMLSyntaxError as exc:
@@ -123,7 +163,11 @@ def parse_bytes(data: bytes, limits: XmlLimits) -> Parsed:
     if _depth_exceeds(root, limits.max_depth):
         return Parsed(
             None,
-            [_finding("XML-DEPTH", f"elements are nested deeper than the limit of {limits.max_depth}")],
+            [
+                _finding(
+                    "XML-DEPTH", f"elements are nested deeper than the limit of {limits.max_depth}"
+                )
+            ],
         )
     return Parsed(root)
 

@@ -24,6 +24,9 @@ from edi_gateway.model import Finding, Location, Severity
 SVRL_NS = "http://purl.oclc.org/dsdl/svrl"
 _SVRL = {"svrl": SVRL_NS}
 
+# A broken 5 MB document can fail one rule per line: past this many, one finding says so.
+MAX_FINDINGS = 1000
+
 _FLAG_SEVERITY = {
     "fatal": Severity.FATAL,
     "error": Severity.ERROR,
@@ -97,12 +100,23 @@ def svrl_findings(svrl: bytes, rule_set: str, message: int | None = None) -> lis
         return [
             Finding(code="RULES", text=f"rule set {rule_set} produced no report", source=rule_set)
         ]
-    parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=True)
+    parser = etree.XMLParser(
+        resolve_entities=False, no_network=True, load_dtd=False, huge_tree=True
+    )
     report = etree.fromstring(svrl, parser)
     findings: list[Finding] = []
-    for item in report.iterfind("svrl:failed-assert", _SVRL):
-        findings.append(_finding(item, rule_set, message))
-    for item in report.iterfind("svrl:successful-report", _SVRL):
+    for item in report.iter(f"{{{SVRL_NS}}}failed-assert", f"{{{SVRL_NS}}}successful-report"):
+        if len(findings) == MAX_FINDINGS:
+            findings.append(
+                Finding(
+                    code="RULES",
+                    severity=Severity.ERROR,
+                    text=f"more than {MAX_FINDINGS} rule findings; the rest are not listed",
+                    location=Location(message=message),
+                    source=rule_set,
+                )
+            )
+            break
         findings.append(_finding(item, rule_set, message))
     return findings
 

@@ -46,7 +46,9 @@ class DocumentValidator:
     def schema_path(self, version: DocumentVersion) -> Path | None:
         return self.catalogue.resolve(version.xsd, self.data_dir)
 
-    def rule_sets(self, doc_type: DocumentType, version: DocumentVersion) -> list[tuple[str, Path | None]]:
+    def rule_sets(
+        self, doc_type: DocumentType, version: DocumentVersion
+    ) -> list[tuple[str, Path | None]]:
         """(name, stylesheet or None when not installed) for every rule set that applies."""
         result: list[tuple[str, Path | None]] = []
         for name in version.rules:
@@ -55,6 +57,25 @@ class DocumentValidator:
             result.append((name, path))
         result.extend((extra.name, extra.xslt) for extra in self.extra_rules.get(doc_type.name, ()))
         return result
+
+    def warm_up(self) -> list[Path]:
+        """Compile, for the calling thread, every XSD and rule set that is available now.
+
+        Call once per worker thread at start-up so the first documents are not the slow ones;
+        returns the files compiled.
+        """
+        compiled: list[Path] = []
+        for doc_type in self.catalogue.documents.values():
+            for version in doc_type.versions:
+                schema = self.schema_path(version)
+                if schema is not None and schema not in compiled:
+                    self.schemas.get(schema)
+                    compiled.append(schema)
+                for _, xslt in self.rule_sets(doc_type, version):
+                    if xslt is not None and xslt not in compiled:
+                        self.rules.warm_up(xslt)
+                        compiled.append(xslt)
+        return compiled
 
     def validate_schema(
         self, element: etree._Element, version: DocumentVersion, message: int | None = None

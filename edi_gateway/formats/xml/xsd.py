@@ -47,7 +47,9 @@ def _compile(path: Path) -> etree.XMLSchema:
         raise SchemaLoadError(f"cannot compile XML schema {path}: {exc}") from exc
 
 
-def validate(schema: etree.XMLSchema, element: etree._Element, message: int | None = None) -> list[Finding]:
+def validate(
+    schema: etree.XMLSchema, element: etree._Element, message: int | None = None
+) -> list[Finding]:
     """Validate `element` (a document root, or the payload inside an SBDH) against `schema`."""
     if schema.validate(element):
         return []
@@ -69,7 +71,9 @@ def validate(schema: etree.XMLSchema, element: etree._Element, message: int | No
                 severity=Severity.ERROR,
                 text=entry.message,
                 location=Location(
-                    message=message, line=entry.line or None, xpath=getattr(entry, "path", None) or None
+                    message=message,
+                    line=entry.line or None,
+                    xpath=getattr(entry, "path", None) or None,
                 ),
                 source=SOURCE,
             )
