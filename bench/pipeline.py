@@ -92,10 +92,16 @@ def main() -> None:
     ap.add_argument("--count", type=int, default=5000)
     ap.add_argument("--concurrency", type=int, default=8)
     ap.add_argument("--keep", action="store_true", help="keep the temporary directory")
+    ap.add_argument("--worker-processes", type=int, default=1)
+    ap.add_argument("--intake-only", action="store_true", help="run no worker: measure intake alone")
     args = ap.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="edigw-bench-", dir=ROOT / "spool" if (ROOT / "spool").is_dir() else None))
     creds = samples.write_sample_config(work / "gw")
+    toml = work / "gw" / "gateway.toml"
+    # the HTTP listener and intake in the gateway process, the pipeline in a worker process
+    toml.write_text(toml.read_text().replace("threads = 1", "threads = 0").replace(
+        "processes = 0", f"processes = {0 if args.intake_only else args.worker_processes}"))
     moe, hanil = samples.INSTITUTIONS[0], samples.SUPPLIERS[0]
     bodies = [json.dumps(samples.order(f"PO-BENCH-{i:06d}", moe, hanil)).encode() for i in range(args.count)]
     size = sum(map(len, bodies)) // len(bodies)
@@ -121,7 +127,8 @@ def main() -> None:
         seconds, accepted = post_all(port, creds["hanil-office"]["api_token"], bodies, args.concurrency)
         engine = create_engine(f"sqlite:///{work / 'gw' / 'data' / 'gateway.db'}")
         with engine.connect() as conn:
-            while conn.execute(text("SELECT count(*) FROM interchanges WHERE state IN ('received','processing')")).scalar_one():
+            while not args.intake_only and conn.execute(text(
+                    "SELECT count(*) FROM interchanges WHERE state IN ('received','processing')")).scalar_one():
                 time.sleep(0.1)
             first, last = conn.execute(text("SELECT min(received_at), max(finished_at) FROM interchanges")).one()
             lat = conn.execute(text(
@@ -132,16 +139,17 @@ def main() -> None:
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(60)
-    from datetime import datetime
-
-    span = (datetime.fromisoformat(str(last)) - datetime.fromisoformat(str(first))).total_seconds()
-    lat.sort()
     accepted_rate = accepted / seconds
     print(f"documents: {args.count} canonical JSON orders of ~{size} bytes, HTTP concurrency {args.concurrency}")
     print(f"accepted: {accepted} in {seconds:.2f} s = {accepted_rate:,.0f} accepted/s")
-    print(f"processed: {done} done, first receive to last finish {span:.2f} s = {done / span:,.0f} processed/s")
-    print(f"receive-to-queued latency: p50 {statistics.median(lat) * 1000:.1f} ms, "
-          f"p95 {lat[int(len(lat) * 0.95)] * 1000:.1f} ms")
+    if not args.intake_only:
+        from datetime import datetime
+
+        span = (datetime.fromisoformat(str(last)) - datetime.fromisoformat(str(first))).total_seconds()
+        lat.sort()
+        print(f"processed: {done} done, first receive to last finish {span:.2f} s = {done / span:,.0f} processed/s")
+        print(f"receive-to-queued latency: p50 {statistics.median(lat) * 1000:.1f} ms, "
+              f"p95 {lat[int(len(lat) * 0.95)] * 1000:.1f} ms")
     print(f"raw write+fsync+rename+dir-fsync on this disk: {raw:,.0f} files/s")
     print(f"ratio accepted/s : raw durable files/s = {accepted_rate / raw:.2f}")
     if not args.keep:

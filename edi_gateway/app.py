@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import signal
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 
 import structlog
@@ -47,6 +51,7 @@ class Gateway:
         if migrate:
             db.migrate(self.engine)
         self.sessions = db.sessions(self.engine)
+        self.reads = db.read_sessions(self.engine)
         self.spool = Spool(config.spool_dir)
         self.registry = default_registry(config)
         self.worker = Worker(config, self.sessions, self.spool, self.registry, clock=clock)
@@ -61,6 +66,7 @@ class Gateway:
         self.outbox = Outbox(config, self.sessions, self.senders, clock=clock)
         self.folder = FolderChannel(config, self.intake) if config.settings.folder.enabled else None
         self._started = False
+        self._recovered = False
         self.sync_partners()
 
     def sync_partners(self) -> None:
@@ -74,13 +80,20 @@ class Gateway:
                 else:
                     row.name, row.role, row.enabled = p.name, p.role.value, p.enabled
 
+    def recover(self) -> None:
+        """Single-node start-up: clear what a killed run left half-done (never acknowledged)."""
+        if self._recovered:
+            return
+        self._recovered = True
+        self.spool.clean_temp()
+        if self.config.settings.worker.recover_on_start:
+            self.worker.recover()
+
     def start(self, worker_threads: int | None = None) -> None:
         if self._started:
             return
         self._started = True
-        self.spool.clean_temp()
-        if self.config.settings.worker.recover_on_start:
-            self.worker.recover()
+        self.recover()
         self.worker.start(worker_threads)
         self.outbox.start()
         if self.folder is not None:
@@ -124,17 +137,66 @@ class Gateway:
 
 
 def serve(config: Config, host: str | None = None, port: int | None = None) -> None:
-    """Run the HTTP listener and all loops until SIGINT/SIGTERM (uvicorn handles both)."""
+    """Run the listeners and all loops until SIGINT/SIGTERM (uvicorn handles both), with
+    `worker.processes` pipeline workers beside this process."""
     import uvicorn
 
     gateway = Gateway(config)
     listener = config.settings.http
-    uvicorn.run(
-        gateway.http_app(),
-        host=host or listener.host,
-        port=port if port is not None else listener.port,
-        log_level="warning",
-        access_log=False,
-        timeout_graceful_shutdown=20,
-        lifespan="on",
-    )
+    workers = WorkerProcesses(config, config.settings.worker.processes)
+    try:
+        gateway.recover()  # before any worker process may claim
+        workers.start()
+        uvicorn.run(
+            gateway.http_app(),
+            host=host or listener.host,
+            port=port if port is not None else listener.port,
+            log_level="warning",
+            access_log=False,
+            timeout_graceful_shutdown=20,
+            lifespan="on",
+        )
+    finally:
+        workers.stop()
+
+
+class WorkerProcesses:
+    """`edi-gateway worker` processes that die with this one (PR_SET_PDEATHSIG on Linux), so a
+    killed gateway never leaves a worker behind."""
+
+    def __init__(self, config: Config, count: int) -> None:
+        self.config = config
+        self.count = count
+        self.procs: list[subprocess.Popen[bytes]] = []
+
+    def start(self) -> None:
+        cmd = [
+            sys.executable,
+            "-m",
+            "edi_gateway.cli",
+            "-c",
+            str(self.config.path),
+            "--database-url",
+            self.config.database_url,
+            "worker",
+        ]
+        for _ in range(self.count):
+            self.procs.append(subprocess.Popen(cmd, preexec_fn=_die_with_parent))
+
+    def stop(self) -> None:
+        for p in self.procs:
+            p.send_signal(signal.SIGTERM)
+        for p in self.procs:
+            try:
+                p.wait(30)
+            except subprocess.TimeoutExpired:
+                p.kill()
+        self.procs.clear()
+
+
+def _die_with_parent() -> None:
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass

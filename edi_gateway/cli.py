@@ -109,7 +109,7 @@ def worker(c: Ctx) -> None:
     gw = c.gateway()
     done = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: done.set())
-    gw.worker.start()
+    gw.worker.start(max(1, c.config.settings.worker.threads))
     with contextlib.suppress(KeyboardInterrupt):
         done.wait()
     gw.worker.stop()
@@ -150,7 +150,7 @@ def submit(c: Ctx, file: Path, partner: str, wait: bool) -> None:
             )
         if wait:
             wait_idle(gw.worker, timeout=600)
-        with gw.sessions() as s:
+        with gw.reads() as s:
             _print(interchange_status(s, receipt.interchange_id))
     finally:
         gw.stop()
@@ -164,7 +164,7 @@ def status(c: Ctx, receipt_id: str) -> None:
     from edi_gateway.store.queries import interchange_status
 
     gw = c.gateway()
-    with gw.sessions() as s:
+    with gw.reads() as s:
         st = interchange_status(s, receipt_id)
     if st is None:
         raise click.ClickException(f"no interchange {receipt_id}")
@@ -185,7 +185,7 @@ def messages_list(c: Ctx, state: str | None, partner: str | None, limit: int) ->
     from edi_gateway.store.queries import list_interchanges
 
     gw = c.gateway()
-    with gw.sessions() as s:
+    with gw.reads() as s:
         rows = list_interchanges(s, state=state, partner=partner, limit=limit)
     for r in rows:
         click.echo(
@@ -201,7 +201,7 @@ def messages_show(c: Ctx, receipt_id: str) -> None:
     from edi_gateway.store.queries import interchange_status, timeline
 
     gw = c.gateway()
-    with gw.sessions() as s:
+    with gw.reads() as s:
         st = interchange_status(s, receipt_id)
         if st is None:
             raise click.ClickException(f"no interchange {receipt_id}")

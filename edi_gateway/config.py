@@ -145,7 +145,11 @@ class Limits(_Section):
 
 
 class WorkerSettings(_Section):
-    threads: int = Field(default=1, ge=0, le=64)
+    threads: int = Field(default=1, ge=0, le=64)  # pipeline threads inside `serve`
+    # pipeline worker processes `serve` starts beside itself (they use the other cores;
+    # on SQLite they share its single writer through a lock file)
+    processes: int = Field(default=0, ge=0, le=64)
+    poll_seconds: float = Field(default=0.05, gt=0, le=10)  # how often an idle worker looks
     batch: int = Field(default=64, ge=1, le=10_000)
     lease_seconds: float = Field(default=300, gt=0)
     max_attempts: int = Field(default=5, ge=1)

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from edi_gateway.config import QueueSettings
 from edi_gateway.intake import Clock, utcnow
+from edi_gateway.store.db import read_sessions
 from edi_gateway.store.tables import DocumentRow, DocumentState, Event, QueueItem, QueueItemState
 
 
@@ -54,6 +55,7 @@ class Queues:
         self.settings = settings
         self.clock = clock
         self.postgres = sessions.kw["bind"].dialect.name == "postgresql"
+        self.reads = read_sessions(sessions.kw["bind"])
 
     def receive(
         self,
@@ -168,7 +170,7 @@ class Queues:
         return int(n or 0)
 
     def dead_letters(self, queue: str, limit: int = 100) -> list[QueueItem]:
-        with self.sessions() as s:
+        with self.reads() as s:
             return list(
                 s.scalars(
                     select(QueueItem)
@@ -199,7 +201,7 @@ class Queues:
         )
         if queue is not None:
             q = q.where(QueueItem.queue == queue)
-        with self.sessions() as s:
+        with self.reads() as s:
             rows = s.execute(q).all()
         return [
             QueueStats(

@@ -100,7 +100,8 @@ poll_seconds = 1.0
 max_submission_bytes = 52428800
 
 [worker]
-threads = 1
+threads = 1        # pipeline threads inside `serve`
+processes = 0      # extra worker processes (use the other cores)
 batch = 64
 lease_seconds = 300
 max_attempts = 5

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from edi_gateway import metrics
 from edi_gateway.config import Config, Partner
 from edi_gateway.intake import Clock, utcnow
+from edi_gateway.store.db import read_sessions
 from edi_gateway.store.tables import Ack, AckState, Event
 
 log = structlog.get_logger("edi_gateway.acks")
@@ -43,6 +44,7 @@ class Outbox:
     ) -> None:
         self.config = config
         self.sessions = sessions
+        self.reads = read_sessions(sessions.kw["bind"])
         self.senders = senders
         self.clock = clock
         self.max_attempts = max_attempts
@@ -76,7 +78,7 @@ class Outbox:
         """Deliver what is due; record all outcomes in one transaction (one sync, not one per
         ack)."""
         now = self.clock()
-        with self.sessions() as s:
+        with self.reads() as s:
             due = list(
                 s.scalars(
                     select(Ack)

@@ -30,6 +30,7 @@ from edi_gateway.model import Finding, Severity, new_id
 from edi_gateway.pipeline.routing import Router
 from edi_gateway.pipeline.stages import Context, StageResult, run_stages
 from edi_gateway.spool import Spool
+from edi_gateway.store.db import read_sessions
 from edi_gateway.store.tables import (
     Ack,
     AckState,
@@ -89,6 +90,7 @@ class Worker:
         self.settings = config.settings.worker
         self.name = name or f"worker-{secrets.token_hex(4)}"
         self.postgres = sessions.kw["bind"].dialect.name == "postgresql"
+        self.reads = read_sessions(sessions.kw["bind"])
         self.limits = Limits(max_bytes=config.settings.limits.max_submission_bytes)
         self.wake = threading.Event()
         self._stop = threading.Event()
@@ -118,7 +120,7 @@ class Worker:
                 done = 0
                 self._stop.wait(1.0)
             if not done:
-                self.wake.wait(0.5)
+                self.wake.wait(self.settings.poll_seconds)
                 self.wake.clear()
                 # let a burst gather: one claim and one record for many interchanges
                 self._stop.wait(self.settings.linger_seconds)
@@ -242,7 +244,7 @@ class Worker:
 
     def _seen_control_reference(self, own_id: str) -> Callable[[str, str], str | None]:
         def lookup(partner_id: str, reference: str) -> str | None:
-            with self.sessions() as s:
+            with self.reads() as s:
                 return s.scalar(
                     select(Interchange.id)
                     .where(

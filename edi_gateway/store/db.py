@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import fcntl
+import os
 import threading
 from pathlib import Path
 from typing import Any
@@ -29,20 +31,43 @@ def make_engine(url: str) -> Engine:
     return create_engine(url, pool_size=20, max_overflow=20, pool_pre_ping=True)
 
 
+class WriterLock:
+    """One SQLite writer at a time, across the threads of this process (a thread lock) and
+    across processes (an flock on a file beside the database). Waiting here is a plain
+    blocking wait; left to SQLite, a second writer naps in its busy handler (up to 100 ms a
+    nap), which turned intake/worker contention into latency."""
+
+    def __init__(self, path: str | None) -> None:
+        self._thread_lock = threading.Lock()
+        self._fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600) if path else None
+
+    def acquire(self) -> None:
+        self._thread_lock.acquire()
+        if self._fd is not None:
+            try:
+                fcntl.flock(self._fd, fcntl.LOCK_EX)
+            except BaseException:
+                self._thread_lock.release()
+                raise
+
+    def release(self) -> None:
+        if self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+        self._thread_lock.release()
+
+
 def _sqlite_engine(url: str) -> Engine:
-    """SQLite allows one writer at a time. Left to itself, a second writer sleeps in SQLite's
-    busy handler (up to 100 ms a nap), which turns contention between the intake committer and
-    the worker into latency. So writers queue on a lock in this process instead and start
-    with BEGIN IMMEDIATE (no read-then-upgrade failures); read-only sessions (see
-    `read_sessions`) take no lock and read their WAL snapshot in parallel. Other processes
-    (a CLI next to the server) still meet in SQLite's busy timeout."""
+    """Writers queue on a `WriterLock` and start with BEGIN IMMEDIATE (no read-then-upgrade
+    failures); read-only sessions (see `read_sessions`) take no lock and read their WAL
+    snapshot in parallel."""
     path = url.split("///", 1)[-1]
-    if path and path != ":memory:":
+    on_disk = bool(path) and path != ":memory:"
+    if on_disk:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(
         url, connect_args={"check_same_thread": False, "timeout": 30}, pool_size=20
     )
-    writer = threading.RLock()
+    writer = WriterLock(path + ".writer-lock" if on_disk else None)
 
     @event.listens_for(engine, "connect")
     def _connect(dbapi_conn: Any, _record: Any) -> None:

@@ -167,7 +167,7 @@ async def _wait_terminal(
 
 
 def _status(gw: Any, receipt_id: str, base: str) -> dict[str, Any] | None:
-    with gw.sessions() as s:
+    with gw.reads() as s:
         return interchange_status(s, receipt_id, base)
 
 
@@ -381,7 +381,7 @@ def readyz(request: Request) -> Response:
     gw = request.app.state.gateway
     problems = []
     try:
-        with gw.sessions() as s:
+        with gw.reads() as s:
             s.execute(text("SELECT 1"))
             s.execute(select(Interchange.id).limit(1))
     except Exception as exc:
