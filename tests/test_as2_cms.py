@@ -10,14 +10,18 @@ import pytest
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding as rsa_padding
 from cryptography.hazmat.primitives.serialization import Encoding, pkcs7
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from edi_gateway.channels.as2.algorithms import Cipher, Digest, KeyTransport, SignaturePadding
+from edi_gateway.channels.as2.ber import BerReader
 from edi_gateway.channels.as2.cms import (
     compress,
     decompress,
     decrypt,
     encrypt,
     sign_detached,
+    sign_stream,
     verify_detached,
 )
 from edi_gateway.channels.as2.errors import (
@@ -25,7 +29,9 @@ from edi_gateway.channels.as2.errors import (
     DecompressionFailed,
     DecryptionFailed,
     IntegrityCheckFailed,
+    MalformedMessage,
 )
+from edi_gateway.channels.as2.signature import verify_opaque
 from tests.test_as2_support import (
     NOW,
     identity,
@@ -98,7 +104,8 @@ def test_decrypt_what_openssl_encrypts(tmp_path: Path, flag: str, oaep: bool, st
     content.write_bytes(CONTENT * 40)  # several BER chunks when streamed
     args: list[str | Path] = ["cms", "-encrypt", "-binary", flag, "-in", content, "-outform", "DER"]
     args += ["-stream"] if stream else []
-    args += ["-recip", cert] + (["-keyopt", "rsa_padding_mode:oaep"] if oaep else [])
+    args += ["-recip", cert]
+    args += ["-keyopt", "rsa_padding_mode:oaep"] if oaep else []
     plain, facts = _decrypt(openssl(*args), us)
     assert plain == CONTENT * 40
     assert facts.cipher is OPENSSL_CIPHERS[flag]  # type: ignore[attr-defined]
@@ -123,11 +130,22 @@ def test_openssl_decrypts_what_we_encrypt(
     assert out == CONTENT
 
 
+SIGNERS = {
+    "builder": lambda content, signer, digest, scheme: sign_detached(
+        content, signer, digest, scheme
+    ),
+    "stream": lambda content, signer, digest, scheme: sign_stream(
+        [content[:100], content[100:]], signer, digest, scheme
+    ),
+}
+
+
+@pytest.mark.parametrize("how", list(SIGNERS))
 @pytest.mark.parametrize("digest", list(Digest))
 @pytest.mark.parametrize("scheme", list(SignaturePadding))
-def test_sign_then_verify(digest: Digest, scheme: SignaturePadding) -> None:
+def test_sign_then_verify(how: str, digest: Digest, scheme: SignaturePadding) -> None:
     signer = identity("sender")
-    signature = sign_detached([CONTENT], signer, digest, scheme)
+    signature = SIGNERS[how](CONTENT, signer, digest, scheme)
     facts = verify_detached(signature, [CONTENT[:7], CONTENT[7:]], [signer.certificate], NOW)
     assert (facts.digest, facts.padding, facts.signer) == (digest, scheme, signer.certificate)
     expected = hashes.Hash(digest.hash_algorithm())
@@ -136,15 +154,16 @@ def test_sign_then_verify(digest: Digest, scheme: SignaturePadding) -> None:
 
 
 @needs_openssl
+@pytest.mark.parametrize("how", list(SIGNERS))
 @pytest.mark.parametrize("digest", list(Digest))
 @pytest.mark.parametrize("scheme", list(SignaturePadding))
 def test_openssl_verifies_our_signature(
-    tmp_path: Path, digest: Digest, scheme: SignaturePadding
+    tmp_path: Path, how: str, digest: Digest, scheme: SignaturePadding
 ) -> None:
     signer = identity("sender")
     _, cert = write_pem(tmp_path, signer, "sender")
     (tmp_path / "content").write_bytes(CONTENT)
-    (tmp_path / "sig.der").write_bytes(sign_detached([CONTENT], signer, digest, scheme))
+    (tmp_path / "sig.der").write_bytes(SIGNERS[how](CONTENT, signer, digest, scheme))
     openssl(
         "cms", "-verify", "-binary", "-inform", "DER", "-in", tmp_path / "sig.der",
         "-content", tmp_path / "content", "-CAfile", cert, "-out", tmp_path / "out",
@@ -179,7 +198,7 @@ def test_verify_what_cryptography_signs(pss: bool) -> None:
     signature = (
         pkcs7.PKCS7SignatureBuilder()
         .set_data(CONTENT)
-        .add_signer(signer.certificate, signer.private_key, hashes.SHA384(), rsa_padding=scheme)  # type: ignore[arg-type]
+        .add_signer(signer.certificate, signer.private_key, hashes.SHA384(), rsa_padding=scheme)
         .sign(Encoding.DER, [pkcs7.PKCS7Options.DetachedSignature, pkcs7.PKCS7Options.Binary])
     )
     facts = verify_detached(signature, [CONTENT], [signer.certificate], NOW)
@@ -188,36 +207,34 @@ def test_verify_what_cryptography_signs(pss: bool) -> None:
 
 def test_tampered_content_is_integrity_failure() -> None:
     signer = identity("sender")
-    signature = sign_detached([CONTENT], signer)
+    signature = sign_detached(CONTENT, signer)
     with pytest.raises(IntegrityCheckFailed):
         verify_detached(signature, [CONTENT.replace(b"UNB", b"UNX", 1)], [signer.certificate], NOW)
 
 
 def test_unknown_signer_is_authentication_failure() -> None:
-    signature = sign_detached([CONTENT], identity("impostor"))
+    signature = sign_detached(CONTENT, identity("impostor"))
     with pytest.raises(AuthenticationFailed, match="do not trust"):
         verify_detached(signature, [CONTENT], [identity("sender").certificate], NOW)
 
 
 def test_either_partner_certificate_verifies() -> None:
     next_cert = identity("sender-next")
-    signature = sign_detached([CONTENT], next_cert)
+    signature = sign_detached(CONTENT, next_cert)
     trusted = [identity("sender").certificate, next_cert.certificate]
     assert verify_detached(signature, [CONTENT], trusted, NOW).signer == next_cert.certificate
 
 
 def test_expired_certificate_is_authentication_failure() -> None:
-    expired = identity(
-        "expired-sender", NOW - dt.timedelta(days=400), NOW - dt.timedelta(days=10)
-    )
-    signature = sign_detached([CONTENT], expired)
+    expired = identity("expired-sender", NOW - dt.timedelta(days=400), NOW - dt.timedelta(days=10))
+    signature = sign_detached(CONTENT, expired)
     with pytest.raises(AuthenticationFailed, match="expired"):
         verify_detached(signature, [CONTENT], [expired.certificate], NOW)
 
 
 def test_certificate_near_expiry_gives_a_warning() -> None:
     closing = identity("closing-sender", NOW - dt.timedelta(days=300), NOW + dt.timedelta(days=5))
-    signature = sign_detached([CONTENT], closing)
+    signature = sign_detached(CONTENT, closing)
     facts = verify_detached(signature, [CONTENT], [closing.certificate], NOW)
     assert facts.warning is not None and "expires" in facts.warning
 
@@ -252,3 +269,56 @@ def test_corrupt_zlib_is_decompression_failed() -> None:
     blob[-20] ^= 0xFF
     with pytest.raises(DecompressionFailed):
         decompress(io.BytesIO(bytes(blob)), io.BytesIO())
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    size=st.integers(min_value=0, max_value=70),
+    cipher=st.sampled_from(list(Cipher)),
+)
+def test_every_length_round_trips(size: int, cipher: Cipher) -> None:
+    """Padding edges: empty, one byte short of a block, exactly a block, one over."""
+    us = identity("receiver")
+    content = bytes(range(size))
+    plain, _ = _decrypt(encrypt(content, us.certificate, cipher), us)
+    assert plain == content
+
+
+@settings(max_examples=40, deadline=None)
+@given(pieces=st.lists(st.binary(min_size=1, max_size=30), min_size=1, max_size=12))
+def test_chunked_indefinite_octets_are_read_in_order(pieces: list[bytes]) -> None:
+    """A hand-made BER constructed OCTET STRING (indefinite, nested) yields its chunks joined."""
+    inner = b"".join(b"\x04" + bytes([len(p)]) + p for p in pieces)
+    encoding = b"\x24\x80" + b"\x24\x80" + inner + b"\x00\x00" + b"\x00\x00"
+    reader = BerReader(io.BytesIO(encoding))
+    assert b"".join(reader.iter_octets(reader.read_header())) == b"".join(pieces)
+    assert reader.position == len(encoding)
+
+
+@needs_openssl
+@pytest.mark.parametrize("stream", [False, True], ids=["der", "ber-stream"])
+@pytest.mark.parametrize("md", ["sha1", "sha384"])
+def test_verify_opaque_signed_data_from_openssl(tmp_path: Path, stream: bool, md: str) -> None:
+    signer = identity("sender")
+    key, cert = write_pem(tmp_path, signer, "sender")
+    (tmp_path / "content").write_bytes(CONTENT * 30)
+    args: list[str | Path] = ["cms", "-sign", "-nodetach", "-binary", "-md", md]
+    args += ["-in", tmp_path / "content", "-signer", cert, "-inkey", key, "-outform", "DER"]
+    args += ["-stream"] if stream else []
+    signed = openssl(*args)
+    sink = io.BytesIO()
+    facts = verify_opaque(io.BytesIO(signed), sink, [signer.certificate], NOW)
+    assert sink.getvalue() == CONTENT * 30
+    assert facts.digest is Digest.from_name(md)
+    tampered = signed.replace(b"UNB+UNOC", b"UNB+UNOX", 1)
+    with pytest.raises(IntegrityCheckFailed):
+        verify_opaque(io.BytesIO(tampered), io.BytesIO(), [signer.certificate], NOW)
+    with pytest.raises(AuthenticationFailed):
+        verify_opaque(io.BytesIO(signed), io.BytesIO(), [identity("other").certificate], NOW)
+
+
+def test_absurd_nesting_is_malformed_not_a_crash() -> None:
+    encoding = b"\x24\x80" * 10_000
+    reader = BerReader(io.BytesIO(encoding))
+    with pytest.raises(MalformedMessage, match="nesting"):
+        b"".join(reader.iter_octets(reader.read_header()))

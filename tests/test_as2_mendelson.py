@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import re
 from pathlib import Path
 
 import pytest
 
 from edi_gateway.channels.as2.algorithms import Cipher, Digest
-from edi_gateway.channels.as2.errors import AuthenticationFailed
+from edi_gateway.channels.as2.errors import AuthenticationFailed, IntegrityCheckFailed
 from edi_gateway.channels.as2.mdn import Disposition, read_mdn
 from edi_gateway.channels.as2.mic import Mic
 from edi_gateway.channels.as2.receiver import build_mdn, receive
@@ -24,6 +26,7 @@ from tests.test_as2_support import (
     our_key,
     read_http,
     with_header,
+    write_pem,
 )
 
 pytestmark = needs_corpus
@@ -130,7 +133,7 @@ def test_mendelson_tampered_signed_mdn_is_rejected() -> None:
     headers, body = read_http(MENDELSON / "mecas2_signed.mdn")
     tampered = body.replace(b"; processed", b"; processed/error: decryption-failed")
     at = dt.datetime(2016, 12, 30, 11, 0, tzinfo=dt.UTC)
-    with pytest.raises(Exception, match="digest|signature"):
+    with pytest.raises(IntegrityCheckFailed):
         read_mdn(headers, tampered, [], at, trust_embedded=True)
 
 
@@ -143,3 +146,22 @@ def test_mendelson_error_mdn_parses() -> None:
     assert report.mic is None
     assert report.original_message_id == "<20161230102316.10728.85252@imac.local>"
     assert "Verification failed" in report.explanation
+
+
+@needs_openssl
+def test_mic_is_the_digest_of_the_signed_part_with_its_headers(tmp_path: Path) -> None:
+    """RFC 4130 §7.3.1 by hand: openssl decrypts, we cut the first part, sha256 it."""
+    headers, body = read_http(MENDELSON / "mecas2_signed_encrypted.as2")
+    (tmp_path / "body.der").write_bytes(body)
+    key, _ = write_pem(tmp_path, our_key(), "ours")  # the .p12 uses RC2, legacy in openssl 3
+    decrypted = openssl("cms", "-decrypt", "-binary", "-inform", "DER", "-in",
+                        tmp_path / "body.der", "-inkey", key)  # fmt: skip
+    boundary = re.search(rb'boundary="([^"]+)"', decrypted)
+    assert boundary is not None
+    delimiter = b"--" + boundary.group(1)
+    first = decrypted.split(delimiter)[1]
+    signed_part = first[2:-2]  # without the CRLF after the delimiter and before the next one
+    assert signed_part.startswith(b"Content-Type: application/EDI-Consent")
+    expected = Mic(Digest.SHA256, hashlib.sha256(signed_part).digest())
+    with receive(headers, body, mendelson_policy()) as received:
+        assert received.mic == expected

@@ -37,7 +37,7 @@ def read_http(path: Path) -> tuple[list[tuple[str, str]], bytes]:
     raw = path.read_bytes()
     blank = re.search(rb"\r?\n\r?\n", raw)
     assert blank is not None, path
-    headers = []
+    headers: list[tuple[str, str]] = []
     for line in raw[: blank.start()].decode("latin-1").splitlines():
         if line[:1] in (" ", "\t") and headers:
             name, value = headers[-1]
@@ -74,7 +74,7 @@ def mendelson_policy(**partner: object) -> ReceiverPolicy:
         require_encryption=False,
     )
     if partner:
-        profile = PartnerProfile(**{**profile.__dict__, **partner})  # type: ignore[arg-type]
+        profile = PartnerProfile(**{**profile.__dict__, **partner})
     return ReceiverPolicy(
         LocalStation("pyas2lib", (our_key(),)), {"mecas2": profile}, clock=lambda: MENDELSON_TIME
     )

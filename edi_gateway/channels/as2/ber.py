@@ -28,6 +28,7 @@ TAG_SET = 17
 
 CHUNK_SIZE = 1 << 16
 MAX_WHOLE_ELEMENT = 16 << 20  # small elements read whole; anything larger is an attack or a bug
+MAX_DEPTH = 64  # nesting of constructed elements we follow
 
 
 @dataclass(frozen=True)
@@ -118,8 +119,10 @@ class BerReader:
             if self.position != end:
                 raise MalformedMessage(f"element overruns its parent at offset {self.position}")
 
-    def read_element(self, header: Header) -> bytes:
+    def read_element(self, header: Header, depth: int = 0) -> bytes:
         """The whole encoding (header and contents) of a small element, for asn1crypto."""
+        if depth > MAX_DEPTH:
+            raise MalformedMessage(f"BER nesting deeper than {MAX_DEPTH} at {self.position}")
         if header.length is not None:
             if header.length > MAX_WHOLE_ELEMENT:
                 raise MalformedMessage(f"element of {header.length} octets is too large here")
@@ -127,7 +130,7 @@ class BerReader:
         parts = [header.raw]
         size = 0
         for child in self.children(header):
-            part = self.read_element(child)
+            part = self.read_element(child, depth + 1)
             size += len(part)
             if size > MAX_WHOLE_ELEMENT:
                 raise MalformedMessage("indefinite-length element is too large here")
@@ -139,8 +142,10 @@ class BerReader:
         for _ in self.iter_octets(header):
             pass
 
-    def iter_octets(self, header: Header) -> Iterator[bytes]:
+    def iter_octets(self, header: Header, depth: int = 0) -> Iterator[bytes]:
         """Content octets of an OCTET STRING (primitive or chunked), in pieces."""
+        if depth > MAX_DEPTH:
+            raise MalformedMessage(f"BER nesting deeper than {MAX_DEPTH} at {self.position}")
         if not header.constructed:
             remaining = header.length or 0
             while remaining:
@@ -149,7 +154,7 @@ class BerReader:
                 yield piece
             return
         for child in self.children(header):
-            yield from self.iter_octets(child)
+            yield from self.iter_octets(child, depth + 1)
 
 
 def next_child(children: Iterator[Header], what: str) -> Header:

@@ -1,7 +1,7 @@
 """The CMS operations AS2 needs, in one place to import from.
 
 The work lives in one module per structure: `envelope` (EnvelopedData / AuthEnvelopedData),
-`signature` (detached SignedData), `compression` (CompressedData); `ber` is the streaming reader
+`signature` (SignedData, detached or encapsulating), `compression` (CompressedData); `ber` is the streaming reader
 they share.
 """
 
@@ -12,8 +12,10 @@ from edi_gateway.channels.as2.envelope import EnvelopeFacts, decrypt, encrypt
 from edi_gateway.channels.as2.signature import (
     SignatureFacts,
     sign_detached,
+    sign_stream,
     signature_digest,
     verify_detached,
+    verify_opaque,
 )
 
 __all__ = [
@@ -24,6 +26,8 @@ __all__ = [
     "decrypt",
     "encrypt",
     "sign_detached",
+    "sign_stream",
     "signature_digest",
     "verify_detached",
+    "verify_opaque",
 ]

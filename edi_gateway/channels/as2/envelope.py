@@ -49,7 +49,7 @@ from edi_gateway.channels.as2.ber import (
 from edi_gateway.channels.as2.errors import DecryptionFailed, MalformedMessage, UnsupportedAlgorithm
 from edi_gateway.channels.as2.keys import KeyPair, asn1_certificate, ordered_for
 
-SPOOL_THRESHOLD = 8 << 20
+SPOOL_THRESHOLD = 4 << 20
 GCM_TAG_SIZE = 16
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -42,6 +43,7 @@ class KeyPair:
         return cls(key, x509.load_pem_x509_certificate(cert_pem))
 
 
+@functools.lru_cache(maxsize=64)
 def asn1_certificate(cert: x509.Certificate) -> asn1_x509.Certificate:
     return asn1_x509.Certificate.load(cert.public_bytes(serialization.Encoding.DER))
 
@@ -50,10 +52,9 @@ def identifies(identifier: asn1_cms.Asn1Value, cert: x509.Certificate) -> bool:
     """Whether a SignerIdentifier / RecipientIdentifier names this certificate."""
     chosen = identifier.chosen
     if identifier.name == "issuer_and_serial_number":
-        parsed = asn1_certificate(cert)
         return bool(
             chosen["serial_number"].native == cert.serial_number
-            and chosen["issuer"] == parsed.issuer
+            and chosen["issuer"].dump() == cert.issuer.public_bytes()
         )
     try:
         ski = cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value.digest

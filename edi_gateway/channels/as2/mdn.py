@@ -18,7 +18,6 @@ from cryptography import x509
 
 from edi_gateway.channels.as2.algorithms import Digest
 from edi_gateway.channels.as2.errors import (
-    IntegrityCheckFailed,
     MalformedMessage,
     UnsupportedAlgorithm,
 )
@@ -30,12 +29,11 @@ from edi_gateway.channels.as2.mime import (
     Headers,
     decoded_body,
     parse_entity,
-    signed_byte_variants,
     signed_parts,
     split_multipart,
 )
-from edi_gateway.channels.as2.signature import SignatureFacts, verify_detached
-from edi_gateway.channels.as2.smime import OutgoingEntity, signed_entity
+from edi_gateway.channels.as2.signature import SignatureFacts
+from edi_gateway.channels.as2.smime import OutgoingEntity, signed_entity, verify_variants
 from edi_gateway.channels.as2.spool import ByteRange, Spools
 
 REPORTING_UA = "edi-gateway AS2"
@@ -258,24 +256,6 @@ def read_mdn(
         return _read_report(entity, signature, spools)
     finally:
         spools.close()
-
-
-def verify_variants(
-    der: bytes,
-    signed: Entity,
-    trusted: Sequence[x509.Certificate],
-    at: dt.datetime,
-    *,
-    trust_embedded: bool = False,
-) -> SignatureFacts:
-    """Verify a detached signature over a MIME part, tolerating lost CRLFs (see mime.py)."""
-    variants = signed_byte_variants(signed)
-    for variant in variants[:-1]:
-        try:
-            return verify_detached(der, variant(), trusted, at, trust_embedded=trust_embedded)
-        except IntegrityCheckFailed:
-            continue
-    return verify_detached(der, variants[-1](), trusted, at, trust_embedded=trust_embedded)
 
 
 def _read_report(entity: Entity, signature: SignatureFacts | None, spools: Spools) -> MdnReport:

@@ -22,7 +22,6 @@ from edi_gateway.channels.as2.spool import ByteRange, Spools
 MAX_HEADER_BLOCK = 64 << 10
 _HEADER_NAME = re.compile(rb"^[!-9;-~]+:")
 _BLANK_LINE = re.compile(rb"\r?\n\r?\n")
-_BARE_LF = re.compile(rb"(?<!\r)\n")
 
 
 HeaderInput = Union[Mapping[str, str], Sequence[tuple[str, str]], "Headers"]
@@ -234,23 +233,23 @@ def crlf_canonical(chunks: Iterable[bytes]) -> Iterator[bytes]:
         if previous_cr and chunk.startswith(b"\n"):
             yield b"\n"
             chunk = chunk[1:]
-        yield _BARE_LF.sub(b"\r\n", chunk)
+        yield chunk.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
         previous_cr = chunk.endswith(b"\r")
 
 
-def signed_byte_variants(part: Entity) -> list[Callable[[], Iterator[bytes]]]:
+def signed_byte_variants(part: Entity) -> Iterator[Callable[[], Iterator[bytes]]]:
     """Byte sequences a signature over `part` may cover, most faithful first.
 
     The exact bytes come first. When the part has bare LFs (a sender that did not canonicalise,
     or a store that normalised line ends), two repairs follow: headers in CRLF with the body as
     is (binary payloads are signed unaltered), then everything in CRLF (text canonical form).
+    The repairs are only looked for when the caller asks for the next variant.
     """
-    variants: list[Callable[[], Iterator[bytes]]] = [part.whole.chunks]
+    yield part.whole.chunks
     if has_bare_lf(part.whole):
         head = part.whole.slice(part.whole.start, part.body.start)
-        variants.append(lambda: itertools.chain(crlf_canonical(head.chunks()), part.body.chunks()))
-        variants.append(lambda: crlf_canonical(part.whole.chunks()))
-    return variants
+        yield lambda: itertools.chain(crlf_canonical(head.chunks()), part.body.chunks())
+        yield lambda: crlf_canonical(part.whole.chunks())
 
 
 def has_bare_lf(source: ByteRange) -> bool:
@@ -258,7 +257,8 @@ def has_bare_lf(source: ByteRange) -> bool:
     for chunk in source.chunks():
         if chunk.startswith(b"\n") and not previous_cr:
             return True
-        if _BARE_LF.search(chunk):
+        lone = chunk.count(b"\n") - chunk.count(b"\r\n") - (chunk.startswith(b"\n"))
+        if lone > 0:
             return True
         previous_cr = chunk.endswith(b"\r")
     return False

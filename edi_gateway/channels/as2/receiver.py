@@ -10,10 +10,12 @@ listener answers with a temporary failure instead of an MDN.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import logging
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import BinaryIO
+from typing import BinaryIO, cast
 
 from cryptography import x509
 
@@ -38,6 +40,7 @@ from edi_gateway.channels.as2.errors import (
     InsufficientSecurity,
     IntegrityCheckFailed,
     MalformedMessage,
+    UnsupportedAlgorithm,
 )
 from edi_gateway.channels.as2.keys import KeyPair
 from edi_gateway.channels.as2.mdn import (
@@ -46,7 +49,6 @@ from edi_gateway.channels.as2.mdn import (
     MdnRequest,
     parse_mdn_request,
     render_mdn,
-    verify_variants,
 )
 from edi_gateway.channels.as2.mic import Mic
 from edi_gateway.channels.as2.mime import (
@@ -58,10 +60,13 @@ from edi_gateway.channels.as2.mime import (
     signed_parts,
 )
 from edi_gateway.channels.as2.policy import PartnerProfile, ReceiverPolicy
-from edi_gateway.channels.as2.signature import SignatureFacts
+from edi_gateway.channels.as2.signature import SignatureFacts, verify_opaque
+from edi_gateway.channels.as2.smime import verify_variants
 from edi_gateway.channels.as2.spool import ByteRange, Spools
 
 log = logging.getLogger(__name__)
+
+Body = bytes | BinaryIO | Iterable[bytes]
 
 MAX_LAYERS = 8
 
@@ -101,6 +106,7 @@ class Received:
     """
 
     headers: Headers
+    local_as2_id: str = ""  # our AS2 id, which the MDN is from
     as2_from: str | None = None
     as2_to: str | None = None
     message_id: str | None = None
@@ -131,10 +137,17 @@ class Received:
         self.close()
 
 
-def receive(headers: HeaderInput, body: BinaryIO | bytes, policy: ReceiverPolicy) -> Received:
-    """Read one AS2 message. See the module docstring for what raises and what does not."""
+def receive(headers: HeaderInput, body: Body, policy: ReceiverPolicy) -> Received:
+    """Read one AS2 message. See the module docstring for what raises and what does not.
+
+    `headers`: the HTTP request headers (a mapping or (name, value) pairs). `body`: bytes, a
+    binary file (a seekable one is read in place and must stay open while the result is in
+    use; any other is copied into a temporary spool), or an iterable of byte chunks.
+    """
     parsed = Headers.of(headers)
-    received = Received(headers=parsed, _spools=Spools(policy.spool_threshold))
+    received = Received(
+        headers=parsed, local_as2_id=policy.local.as2_id, _spools=Spools(policy.spool_threshold)
+    )
     received.as2_from = _as2_id(parsed.get("AS2-From"))
     received.as2_to = _as2_id(parsed.get("AS2-To"))
     received.message_id = parsed.get("Message-ID")
@@ -143,9 +156,8 @@ def receive(headers: HeaderInput, body: BinaryIO | bytes, policy: ReceiverPolicy
         received.mdn_request = parse_mdn_request(parsed)
     except As2Error:
         received.mdn_request = None
-    stream = io.BytesIO(body) if isinstance(body, bytes | bytearray) else body
     try:
-        received.raw = received._spools.fill(stream, policy.max_size)
+        received.raw = _body_range(body, received._spools, policy.max_size)
     except ValueError as exc:  # over the size limit
         _fail(received, Disposition.UNEXPECTED_PROCESSING_ERROR, str(exc))
         return received
@@ -163,6 +175,23 @@ def receive(headers: HeaderInput, body: BinaryIO | bytes, policy: ReceiverPolicy
         log.warning("AS2 message %s failed: %s", received.message_id, type(exc).__name__)
         _fail(received, Disposition.UNEXPECTED_PROCESSING_ERROR, type(exc).__name__)
     return received
+
+
+def _body_range(body: Body, spools: Spools, limit: int | None) -> ByteRange:
+    """The body as a byte range: a seekable file is used in place (from its current position),
+    bytes are wrapped, anything else (a socket stream, chunks) is copied into a spool."""
+    if isinstance(body, bytes | bytearray):
+        source = ByteRange.of(bytes(body))
+    elif hasattr(body, "seekable") and body.seekable():
+        file = cast(BinaryIO, body)
+        start = file.tell()
+        end = file.seek(0, io.SEEK_END)
+        source = ByteRange(file, start, end)
+    else:
+        return spools.fill(body, limit)
+    if limit is not None and source.size > limit:
+        raise ValueError(f"message exceeds the size limit of {limit} bytes")
+    return source
 
 
 def _as2_id(value: str | None) -> str | None:
@@ -192,60 +221,142 @@ def _authorise(received: Received, policy: ReceiverPolicy) -> PartnerProfile:
 
 
 def _unwrap(received: Received, entity: Entity, policy: ReceiverPolicy) -> None:
-    spools = received._spools
-    security = received.security
-    partner = received.partner
-    assert partner is not None
+    """Peel layers until the payload; each layer's defects are reported as that layer's."""
     for _ in range(MAX_LAYERS):
-        kind = _layer(entity, spools)
-        if kind in (OID_ENVELOPED_DATA, OID_AUTH_ENVELOPED_DATA):
-            if security.encrypted or security.signed:
-                raise MalformedMessage("encryption inside a signature or a second encryption")
-            sink = spools.new()
-            facts = decrypt(decoded_body(entity, spools).stream(), policy.local.keys, sink)
-            security.encrypted = True
-            security.cipher = facts.cipher
-            security.key_transport = facts.key_transport
-            security.decrypted_with = facts.opened_with
-            entity = _inner_entity(spools.written(sink), received.headers)
-        elif kind == OID_COMPRESSED_DATA:
-            if security.compressed:
-                raise MalformedMessage("compressed twice")
-            sink = spools.new()
-            decompress(decoded_body(entity, spools).stream(), sink)
-            security.compressed = True
-            security.compressed_before_signing = security.signed
-            entity = _inner_entity(spools.written(sink), received.headers)
-        elif kind == OID_SIGNED_DATA:
-            raise MalformedMessage("opaque (application/pkcs7-mime) signatures are not supported")
-        elif entity.content_type == "multipart/signed":
-            if security.signed:
-                raise MalformedMessage("signed twice")
-            signed_part, signature_part = signed_parts(entity)
-            der = decoded_body(signature_part, spools).read()
-            verified = _verify(der, signed_part, partner, policy)
-            security.signed = True
-            security.signature_digest = verified.digest
-            security.signature_padding = verified.padding
-            security.signer = verified.signer
-            if verified.warning:
-                security.warnings.append(verified.warning)
-            received.mic = Mic(verified.digest, verified.content_digest)
-            entity = signed_part
+        kind, entity = _layer_kind(entity, received._spools)
+        if kind == _ENVELOPED:
+            entity = _open_envelope(received, entity, policy)
+        elif kind == _COMPRESSED:
+            entity = _inflate(received, entity)
+        elif kind == _SIGNED:
+            entity = _check_signature(received, entity, policy)
+        elif kind == _OPAQUE:
+            entity = _check_opaque_signature(received, entity, policy)
         else:
             _take_payload(received, entity)
             return
     raise MalformedMessage(f"more than {MAX_LAYERS} MIME layers")
 
 
-def _layer(entity: Entity, spools: Spools) -> str | None:
-    """The CMS content type of an application/pkcs7-mime entity, from its bytes."""
+_ENVELOPED, _COMPRESSED, _SIGNED, _OPAQUE = "enveloped", "compressed", "signed", "opaque"
+_SMIME_TYPES = {
+    "enveloped-data": _ENVELOPED,
+    "authenveloped-data": _ENVELOPED,
+    "compressed-data": _COMPRESSED,
+    "signed-data": _OPAQUE,
+}
+_CMS_TYPES = {
+    OID_ENVELOPED_DATA: _ENVELOPED,
+    OID_AUTH_ENVELOPED_DATA: _ENVELOPED,
+    OID_COMPRESSED_DATA: _COMPRESSED,
+    OID_SIGNED_DATA: _OPAQUE,
+}
+
+
+def _layer_kind(entity: Entity, spools: Spools) -> tuple[str | None, Entity]:
+    """What the entity is, and the entity to work on (transfer-decoded if it had to be read)."""
+    if entity.content_type == "multipart/signed":
+        return _SIGNED, entity
     if entity.content_type not in ("application/pkcs7-mime", "application/x-pkcs7-mime"):
-        return None
-    content = decoded_body(entity, spools)
-    reader = BerReader(content.stream())
-    outer = reader.read_header()
-    return read_oid(reader, next(reader.children(outer)))
+        return None, entity
+    smime_type = entity.params.get("smime-type", "").lower()
+    if smime_type in _SMIME_TYPES:
+        return _SMIME_TYPES[smime_type], entity
+    # no (or an unknown) smime-type: the CMS content type decides
+    body = decoded_body(entity, spools)
+    binary = Headers(
+        [(n, v) for n, v in entity.headers.items() if n.lower() != "content-transfer-encoding"]
+    )
+    try:
+        reader = BerReader(body.stream())
+        oid = read_oid(reader, next(reader.children(reader.read_header())))
+    except StopIteration:
+        raise MalformedMessage("application/pkcs7-mime body is not CMS") from None
+    if oid not in _CMS_TYPES:
+        raise MalformedMessage(f"unsupported CMS content type {oid}")
+    return _CMS_TYPES[oid], Entity(binary, entity.whole, body)
+
+
+@contextlib.contextmanager
+def _reported_as(error: type[As2Error]) -> Iterator[None]:
+    """Within a layer, an unreadable or unsupported structure is that layer's failure."""
+    try:
+        yield
+    except (MalformedMessage, UnsupportedAlgorithm) as exc:
+        raise error(str(exc)) from exc
+    except (ValueError, TypeError, KeyError) as exc:  # asn1crypto parses lazily
+        raise error(f"unreadable structure: {exc}") from exc
+
+
+def _open_envelope(received: Received, entity: Entity, policy: ReceiverPolicy) -> Entity:
+    security = received.security
+    if security.encrypted or security.signed:
+        raise MalformedMessage("encryption inside a signature, or encrypted twice")
+    spools = received._spools
+    sink = spools.new()
+    with _reported_as(DecryptionFailed):
+        facts = decrypt(decoded_body(entity, spools).stream(), policy.local.keys, sink)
+    security.encrypted = True
+    security.cipher = facts.cipher
+    security.key_transport = facts.key_transport
+    security.decrypted_with = facts.opened_with
+    return _inner_entity(spools.written(sink), received.headers)
+
+
+def _inflate(received: Received, entity: Entity) -> Entity:
+    security = received.security
+    if security.compressed:
+        raise MalformedMessage("compressed twice")
+    spools = received._spools
+    sink = spools.new()
+    with _reported_as(DecompressionFailed):
+        decompress(decoded_body(entity, spools).stream(), sink)
+    security.compressed = True
+    security.compressed_before_signing = security.signed
+    return _inner_entity(spools.written(sink), received.headers)
+
+
+def _check_signature(received: Received, entity: Entity, policy: ReceiverPolicy) -> Entity:
+    """multipart/signed: verify the detached signature over the exact first part."""
+    partner = _before_signature(received)
+    signed_part, signature_part = signed_parts(entity)
+    with _reported_as(AuthenticationFailed):
+        der = decoded_body(signature_part, received._spools).read()
+        verified = verify_variants(der, signed_part, partner.certificates, policy.clock())
+    _record_signature(received, verified)
+    return signed_part
+
+
+def _check_opaque_signature(received: Received, entity: Entity, policy: ReceiverPolicy) -> Entity:
+    """application/pkcs7-mime signed-data: verify while unpacking the encapsulated entity."""
+    partner = _before_signature(received)
+    spools = received._spools
+    sink = spools.new()
+    with _reported_as(AuthenticationFailed):
+        verified = verify_opaque(
+            decoded_body(entity, spools).stream(), sink, partner.certificates, policy.clock()
+        )
+    _record_signature(received, verified)
+    return _inner_entity(spools.written(sink), received.headers)
+
+
+def _before_signature(received: Received) -> PartnerProfile:
+    if received.security.signed:
+        raise MalformedMessage("signed twice")
+    assert received.partner is not None
+    return received.partner
+
+
+def _record_signature(received: Received, verified: SignatureFacts) -> None:
+    security = received.security
+    security.signed = True
+    security.signature_digest = verified.digest
+    security.signature_padding = verified.padding
+    security.signer = verified.signer
+    if verified.warning:
+        security.warnings.append(verified.warning)
+    # the MIC is the digest of exactly what the signature covers (RFC 4130 §7.3.1)
+    received.mic = Mic(verified.digest, verified.content_digest)
 
 
 def _inner_entity(content: ByteRange, outer: Headers) -> Entity:
@@ -258,12 +369,6 @@ def _inner_entity(content: ByteRange, outer: Headers) -> Entity:
     if disposition:
         fields.append(("Content-Disposition", disposition))
     return Entity(Headers(fields), content, content)
-
-
-def _verify(
-    der: bytes, signed: Entity, partner: PartnerProfile, policy: ReceiverPolicy
-) -> SignatureFacts:
-    return verify_variants(der, signed, partner.certificates, policy.clock())
 
 
 def _take_payload(received: Received, entity: Entity) -> None:
@@ -289,7 +394,6 @@ def build_mdn(
     disposition: Disposition | None = None,
     sign_with: KeyPair | None = None,
     *,
-    our_as2_id: str | None = None,
     explanation: str = "",
 ) -> Mdn | None:
     """The MDN for a received message, or None when the sender asked for none.
@@ -306,7 +410,7 @@ def build_mdn(
         raise ValueError(f"cannot report {chosen.value} for a message that failed")
     mic = received.mic if not chosen.is_error else None
     return render_mdn(
-        our_as2_id=our_as2_id or received.as2_to or "",
+        our_as2_id=received.local_as2_id,
         partner_as2_id=received.as2_from or "",
         original_message_id=received.message_id or "",
         disposition=chosen,

@@ -7,6 +7,7 @@ import datetime as dt
 import email.utils
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import cast
 
 from edi_gateway.channels.as2.algorithms import Digest
 from edi_gateway.channels.as2.mdn import (
@@ -29,6 +30,32 @@ from edi_gateway.channels.as2.smime import (
 
 
 @dataclass(frozen=True)
+class SentRecord:
+    """What must be kept of a sent message to check its MDN, possibly after a restart (an
+    asynchronous MDN arrives later): `as_dict()` is plain strings and booleans for storage."""
+
+    message_id: str
+    mics: Mapping[Digest, Mic]  # the MIC for every digest the partner may choose
+    signed_mdn_requested: bool
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "message_id": self.message_id,
+            "mics": [mic.header_value() for mic in self.mics.values()],
+            "signed_mdn_requested": self.signed_mdn_requested,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, object]) -> SentRecord:
+        mics = [Mic.parse(str(text)) for text in cast(list[str], data["mics"])]
+        return cls(
+            message_id=str(data["message_id"]),
+            mics={mic.digest: mic for mic in mics},
+            signed_mdn_requested=bool(data["signed_mdn_requested"]),
+        )
+
+
+@dataclass(frozen=True)
 class OutgoingMessage:
     """An AS2 message ready to POST, and what we need to check its MDN."""
 
@@ -39,6 +66,10 @@ class OutgoingMessage:
     mics: Mapping[Digest, Mic] = field(repr=False)  # the same, for every digest they may pick
     signed_mdn_requested: bool = False
     mdn_requested: bool = True
+
+    @property
+    def record(self) -> SentRecord:
+        return SentRecord(self.message_id, self.mics, self.signed_mdn_requested)
 
 
 def build_message(
@@ -129,12 +160,14 @@ class MdnOutcome:
 def verify_mdn(
     headers: HeaderInput,
     body: bytes,
-    sent: OutgoingMessage,
+    sent: OutgoingMessage | SentRecord,
     partner: PartnerProfile,
     at: dt.datetime | None = None,
 ) -> MdnOutcome:
     """Check the MDN answering `sent`. Raises IntegrityCheckFailed / AuthenticationFailed when
     it is signed but the signature does not verify with the partner's certificates."""
+    if isinstance(sent, OutgoingMessage):
+        sent = sent.record
     report = read_mdn(headers, body, partner.certificates, at)
     problems: list[str] = []
     if sent.signed_mdn_requested and not report.signed:

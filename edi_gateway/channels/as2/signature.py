@@ -4,25 +4,28 @@
 signature checked with cryptography's public-key primitives. The signed content is hashed from
 an iterable of chunks, so a large signed part never has to be in memory.
 
-Signing builds the SignedData here too (cryptography's PKCS7 builder refuses SHA-1, which AS2
-partners still ask for, and wants the whole content in memory); tests cross-check it against
-cryptography's builder and `openssl cms -verify`.
+Signing uses cryptography's PKCS7 builder; SHA-1 (which the builder refuses) and content
+given as chunks go through `sign_stream`, which assembles the SignedData with asn1crypto.
+Tests check both against `openssl cms -verify` and our verifier.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import IO, BinaryIO, cast
 
 from asn1crypto import algos as asn1_algos
 from asn1crypto import cms as asn1_cms
 from asn1crypto import core
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
+from cryptography.hazmat.primitives.serialization import pkcs7
 
 from edi_gateway.channels.as2.algorithms import (
     ECDSA_SIGNATURE_OIDS,
@@ -31,6 +34,15 @@ from edi_gateway.channels.as2.algorithms import (
     RSA_PKCS1_SIGNATURE_OIDS,
     Digest,
     SignaturePadding,
+)
+from edi_gateway.channels.as2.ber import (
+    CONTEXT,
+    TAG_SEQUENCE,
+    UNIVERSAL,
+    BerReader,
+    drain,
+    next_child,
+    read_oid,
 )
 from edi_gateway.channels.as2.errors import (
     AuthenticationFailed,
@@ -64,11 +76,10 @@ def parse_signed_data(signature_der: bytes) -> asn1_cms.SignedData:
         if info["content_type"].dotted != OID_SIGNED_DATA:
             raise MalformedMessage("the signature is not CMS SignedData")
         signed_data = info["content"]
-        signed_data.native  # noqa: B018 (force a full parse so errors surface here)
-    except (ValueError, TypeError) as exc:
+        if not len(signed_data["signer_infos"]):
+            raise MalformedMessage("the SignedData has no signer")
+    except (ValueError, TypeError, KeyError) as exc:
         raise MalformedMessage(f"unreadable CMS signature: {exc}") from exc
-    if not len(signed_data["signer_infos"]):
-        raise MalformedMessage("the SignedData has no signer")
     return signed_data
 
 
@@ -94,14 +105,110 @@ def verify_detached(
     Raises IntegrityCheckFailed when the content was altered, AuthenticationFailed when the
     signer is not trusted or its certificate is not valid at `at`.
     """
+    try:
+        return _verify_detached(signature_der, content, trusted, at, trust_embedded)
+    except (ValueError, TypeError, KeyError) as exc:  # asn1crypto parses lazily
+        raise MalformedMessage(f"unreadable CMS signature: {exc}") from exc
+
+
+def _verify_detached(
+    signature_der: bytes,
+    content: Iterable[bytes],
+    trusted: Sequence[x509.Certificate],
+    at: dt.datetime,
+    trust_embedded: bool,
+) -> SignatureFacts:
     signed_data = parse_signed_data(signature_der)
     signer = signed_data["signer_infos"][0]
     digest = Digest.from_oid(signer["digest_algorithm"]["algorithm"].dotted)
     hasher = digest.new()
     for chunk in content:
         hasher.update(chunk)
-    content_digest = hasher.finalize()
+    certificates = signed_data["certificates"]
+    return _verify_signer(signer, certificates, hasher.finalize(), trusted, at, trust_embedded)
 
+
+def verify_opaque(
+    source: BinaryIO,
+    sink: IO[bytes],
+    trusted: Sequence[x509.Certificate],
+    at: dt.datetime,
+    *,
+    trust_embedded: bool = False,
+) -> SignatureFacts:
+    """Verify an encapsulating ("opaque", application/pkcs7-mime signed-data) SignedData read
+    from `source`, writing the signed content to `sink` while it is hashed. Same trust rules
+    and exceptions as `verify_detached`; on failure the sink holds unverified bytes."""
+    try:
+        return _verify_opaque(source, sink, trusted, at, trust_embedded)
+    except (ValueError, TypeError, KeyError) as exc:
+        raise MalformedMessage(f"unreadable CMS signature: {exc}") from exc
+
+
+def _verify_opaque(
+    source: BinaryIO,
+    sink: IO[bytes],
+    trusted: Sequence[x509.Certificate],
+    at: dt.datetime,
+    trust_embedded: bool,
+) -> SignatureFacts:
+    reader = BerReader(source)
+    items = reader.children(reader.expect(UNIVERSAL, TAG_SEQUENCE, "ContentInfo"))
+    if read_oid(reader, next_child(items, "contentType")) != OID_SIGNED_DATA:
+        raise MalformedMessage("expected CMS signed data")
+    inside = reader.children(next_child(items, "content"))
+    fields = reader.children(next_child(inside, "SignedData"))
+    reader.read_element(next_child(fields, "version"))
+    declared = asn1_cms.DigestAlgorithms.load(
+        reader.read_element(next_child(fields, "digestAlgorithms"))
+    )
+    hashers = {}
+    for algorithm in declared:
+        with contextlib.suppress(UnsupportedAlgorithm):
+            digest = Digest.from_oid(algorithm["algorithm"].dotted)
+            hashers[digest] = digest.new()
+    encapsulated = reader.children(next_child(fields, "encapContentInfo"))
+    read_oid(reader, next_child(encapsulated, "eContentType"))
+    explicit = next_child(encapsulated, "eContent")
+    if not explicit.is_(CONTEXT, 0):
+        raise MalformedMessage("the SignedData does not encapsulate its content")
+    wrapped = reader.children(explicit)
+    for chunk in reader.iter_octets(next_child(wrapped, "eContent octets")):
+        sink.write(chunk)
+        for hasher in hashers.values():
+            hasher.update(chunk)
+    drain(reader, wrapped)
+    drain(reader, encapsulated)
+    certificates = None
+    header = next_child(fields, "signerInfos")
+    while header.tag_class == CONTEXT:  # [0] certificates, [1] crls
+        element = reader.read_element(header)
+        if header.number == 0:
+            certificates = asn1_cms.CertificateSet.load(b"\x31" + element[1:])
+        header = next_child(fields, "signerInfos")
+    signers = asn1_cms.SignerInfos.load(reader.read_element(header))
+    drain(reader, fields)
+    drain(reader, inside)
+    drain(reader, items)
+    if not len(signers):
+        raise MalformedMessage("the SignedData has no signer")
+    signer = signers[0]
+    digest = Digest.from_oid(signer["digest_algorithm"]["algorithm"].dotted)
+    if digest not in hashers:
+        raise MalformedMessage(f"signer uses {digest.micalg}, not among the digest algorithms")
+    content_digest = hashers[digest].finalize()
+    return _verify_signer(signer, certificates, content_digest, trusted, at, trust_embedded)
+
+
+def _verify_signer(
+    signer: asn1_cms.SignerInfo,
+    certificates: asn1_cms.CertificateSet | None,
+    content_digest: bytes,
+    trusted: Sequence[x509.Certificate],
+    at: dt.datetime,
+    trust_embedded: bool,
+) -> SignatureFacts:
+    digest = Digest.from_oid(signer["digest_algorithm"]["algorithm"].dotted)
     attributes = signer["signed_attrs"]
     has_attributes = not isinstance(attributes, core.Void) and len(attributes) > 0
     if has_attributes:
@@ -118,9 +225,8 @@ def verify_detached(
 
     sid = signer["sid"]
     candidates = sorted(trusted, key=lambda cert: not identifies(sid, cert))
-    embedded = [cert for cert in _embedded_certificates(signed_data) if identifies(sid, cert)]
     if trust_embedded:
-        candidates += embedded
+        candidates += _embedded_signers(certificates, sid)
     algorithm = signer["signature_algorithm"]
     signature = bytes(signer["signature"].native)
     for cert in candidates:
@@ -128,6 +234,7 @@ def verify_detached(
         if verified:
             check_valid(cert, at)
             return SignatureFacts(digest, used, cert, content_digest, expiry_warning(cert, at))
+    embedded = _embedded_signers(certificates, sid)
     if any(
         _verify(cert, algorithm, digest, signature, signed_bytes, prehashed)[0] for cert in embedded
     ):
@@ -145,11 +252,16 @@ def _message_digest(attributes: asn1_cms.CMSAttributes) -> bytes:
     raise MalformedMessage("signed attributes lack the message-digest attribute")
 
 
-def _embedded_certificates(signed_data: asn1_cms.SignedData) -> list[x509.Certificate]:
+def _embedded_signers(
+    certificates: asn1_cms.CertificateSet | None, sid: asn1_cms.SignerIdentifier
+) -> list[x509.Certificate]:
+    """Certificates carried in the SignedData that the signer identifier names."""
     found = []
-    for choice in signed_data["certificates"] or []:
+    for choice in certificates or []:
         if choice.name == "certificate":
-            found.append(x509.load_der_x509_certificate(choice.chosen.dump()))
+            cert = x509.load_der_x509_certificate(choice.chosen.dump())
+            if identifies(sid, cert):
+                found.append(cert)
     return found
 
 
@@ -205,13 +317,54 @@ _ECDSA_OIDS = {
 
 
 def sign_detached(
+    content: bytes,
+    signer: KeyPair,
+    digest: Digest = Digest.SHA256,
+    rsa_padding: SignaturePadding = SignaturePadding.PKCS1V15,
+) -> bytes:
+    """A DER ContentInfo(SignedData) signing `content` (exact bytes), detached.
+
+    cryptography's PKCS7 builder does the work, except for SHA-1, which it refuses and AS2
+    partners still ask for: that goes through `sign_stream`.
+    """
+    if digest is Digest.SHA1:
+        return sign_stream([content], signer, digest, rsa_padding)
+    scheme = _rsa_padding(signer, digest, rsa_padding)
+    hash_algorithm = cast(pkcs7.PKCS7HashTypes, digest.hash_algorithm())
+    builder = pkcs7.PKCS7SignatureBuilder().set_data(content)
+    if scheme is None:
+        builder = builder.add_signer(signer.certificate, signer.private_key, hash_algorithm)
+    else:
+        builder = builder.add_signer(
+            signer.certificate, signer.private_key, hash_algorithm, rsa_padding=scheme
+        )
+    options = [pkcs7.PKCS7Options.DetachedSignature, pkcs7.PKCS7Options.Binary]
+    return builder.sign(serialization.Encoding.DER, options)
+
+
+def _rsa_padding(
+    signer: KeyPair, digest: Digest, scheme: SignaturePadding
+) -> padding.PSS | padding.PKCS1v15 | None:
+    if not isinstance(signer.private_key, rsa.RSAPrivateKey):
+        return None
+    if scheme is SignaturePadding.PSS:
+        salt = digest.hash_algorithm().digest_size
+        return padding.PSS(mgf=padding.MGF1(digest.hash_algorithm()), salt_length=salt)
+    return padding.PKCS1v15()
+
+
+def sign_stream(
     content: Iterable[bytes],
     signer: KeyPair,
     digest: Digest = Digest.SHA256,
     rsa_padding: SignaturePadding = SignaturePadding.PKCS1V15,
     at: dt.datetime | None = None,
 ) -> bytes:
-    """A DER ContentInfo(SignedData) signing the chunks of `content`, detached, with attributes."""
+    """Like `sign_detached`, for content given as chunks (any size, any digest incl. SHA-1).
+
+    The SignedData is assembled with asn1crypto: signed attributes content-type, signing-time
+    and message-digest, the signer's certificate, issuer-and-serial signer identifier.
+    """
     hasher = digest.new()
     for chunk in content:
         hasher.update(chunk)

@@ -1,11 +1,12 @@
-"""Building the S/MIME entities of outgoing messages and MDNs: payload, signed, compressed,
-enveloped. Each wraps the exact bytes of the entity inside it; all line ends are CRLF."""
+"""S/MIME entities: building ours (payload, signed, compressed, enveloped; each wraps the exact
+bytes of the entity inside it, all line ends CRLF) and verifying a partner's signed part."""
 
 from __future__ import annotations
 
 import base64
 import datetime as dt
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from cryptography import x509
@@ -14,8 +15,10 @@ from edi_gateway.channels.as2.algorithms import Cipher, CipherMode, Digest, KeyT
 from edi_gateway.channels.as2.algorithms import SignaturePadding as Padding
 from edi_gateway.channels.as2.compression import compress
 from edi_gateway.channels.as2.envelope import encrypt
+from edi_gateway.channels.as2.errors import IntegrityCheckFailed
 from edi_gateway.channels.as2.keys import KeyPair
-from edi_gateway.channels.as2.signature import sign_detached
+from edi_gateway.channels.as2.mime import Entity, signed_byte_variants
+from edi_gateway.channels.as2.signature import SignatureFacts, sign_detached, verify_detached
 
 
 @dataclass(frozen=True)
@@ -47,12 +50,11 @@ def signed_entity(
     signer: KeyPair,
     digest: Digest,
     rsa_padding: Padding = Padding.PKCS1V15,
-    at: dt.datetime | None = None,
 ) -> OutgoingEntity:
     """multipart/signed over the exact bytes of `inner`, signature base64-encoded."""
     boundary = f"----=_Signed_{uuid.uuid4().hex}"
     signed = inner.to_bytes()
-    signature = sign_detached([signed], signer, digest, rsa_padding, at)
+    signature = sign_detached(signed, signer, digest, rsa_padding)
     encoded = base64.encodebytes(signature).replace(b"\n", b"\r\n")
     body = (
         f"--{boundary}\r\n".encode("ascii")
@@ -100,3 +102,25 @@ def enveloped_entity(
         ),
         encrypt(inner.to_bytes(), recipient, cipher, key_transport),
     )
+
+
+def verify_variants(
+    der: bytes,
+    signed: Entity,
+    trusted: Sequence[x509.Certificate],
+    at: dt.datetime,
+    *,
+    trust_embedded: bool = False,
+) -> SignatureFacts:
+    """Verify a detached signature over a MIME part, tolerating lost CRLFs (see mime.py)."""
+    variants = signed_byte_variants(signed)
+    exact = next(variants)
+    try:
+        return verify_detached(der, exact(), trusted, at, trust_embedded=trust_embedded)
+    except IntegrityCheckFailed as failure:
+        for variant in variants:
+            try:
+                return verify_detached(der, variant(), trusted, at, trust_embedded=trust_embedded)
+            except IntegrityCheckFailed:
+                continue
+        raise failure from None

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import io
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import IO, BinaryIO, cast
 
 CHUNK_SIZE = 1 << 20
-DEFAULT_THRESHOLD = 8 << 20
+DEFAULT_THRESHOLD = 4 << 20  # per layer; a message has up to four layers in flight
 
 
 @dataclass(frozen=True)
@@ -95,14 +95,16 @@ class Spools:
         self._files.append(spool)
         return spool
 
-    def fill(self, source: BinaryIO | Iterator[bytes], limit: int | None = None) -> ByteRange:
+    def fill(
+        self, source: BinaryIO | Iterator[bytes] | Iterable[bytes], limit: int | None = None
+    ) -> ByteRange:
         """Copy a stream (or chunks) into a new spool; `limit` bounds the size accepted."""
         spool = self.new()
         size = 0
-        if isinstance(source, Iterator):
-            chunks = source
-        else:
-            chunks = iter(lambda: source.read(CHUNK_SIZE), b"")
+        # a file object is also an iterator (of lines!): read it in fixed-size chunks instead
+        chunks: Iterable[bytes] = (
+            iter(lambda: source.read(CHUNK_SIZE), b"") if hasattr(source, "read") else source
+        )
         for chunk in chunks:
             size += len(chunk)
             if limit is not None and size > limit:
