@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from edi_gateway import metrics
 from edi_gateway.config import Config, Partner
 from edi_gateway.intake import Clock, utcnow
-from edi_gateway.store.db import read_sessions
+from edi_gateway.store.db import bookkeeping_sessions, read_sessions
 from edi_gateway.store.tables import Ack, AckState, Event
 
 log = structlog.get_logger("edi_gateway.acks")
@@ -45,6 +45,8 @@ class Outbox:
         self.config = config
         self.sessions = sessions
         self.reads = read_sessions(sessions.kw["bind"])
+        # a delivery mark lost in a power cut means one more delivery (at least once)
+        self.bookkeeping = bookkeeping_sessions(sessions.kw["bind"])
         self.senders = senders
         self.clock = clock
         self.max_attempts = max_attempts
@@ -91,7 +93,7 @@ class Outbox:
             return 0
         outcomes = [(ack, *self._send(ack)) for ack in due]
         now = self.clock()
-        with self.sessions.begin() as s:
+        with self.bookkeeping.begin() as s:
             for ack, state, error in outcomes:
                 attempts = ack.attempts + 1
                 values: dict[str, object] = {

@@ -30,7 +30,7 @@ from edi_gateway.model import Finding, Severity, new_id
 from edi_gateway.pipeline.routing import Router
 from edi_gateway.pipeline.stages import Context, StageResult, run_stages
 from edi_gateway.spool import Spool
-from edi_gateway.store.db import read_sessions
+from edi_gateway.store.db import bookkeeping_sessions, read_sessions
 from edi_gateway.store.tables import (
     Ack,
     AckState,
@@ -91,6 +91,7 @@ class Worker:
         self.name = name or f"worker-{secrets.token_hex(4)}"
         self.postgres = sessions.kw["bind"].dialect.name == "postgresql"
         self.reads = read_sessions(sessions.kw["bind"])
+        self.bookkeeping = bookkeeping_sessions(sessions.kw["bind"])
         self.limits = Limits(max_bytes=config.settings.limits.max_submission_bytes)
         self.wake = threading.Event()
         self._stop = threading.Event()
@@ -156,7 +157,7 @@ class Worker:
             Interchange.state == InterchangeState.RECEIVED,
             (Interchange.state == InterchangeState.PROCESSING) & (Interchange.lease_until < now),
         )
-        with self.sessions.begin() as s:
+        with self.bookkeeping.begin() as s:  # a lost claim is simply claimed again
             q = (
                 select(Interchange.id)
                 .where(claimable)

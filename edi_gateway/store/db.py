@@ -82,6 +82,8 @@ def _sqlite_engine(url: str) -> Engine:
         writer.acquire()
         conn.info["holds_writer"] = True
         try:
+            durable = conn.get_execution_options().get("durable", True)
+            conn.exec_driver_sql(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
             conn.exec_driver_sql("BEGIN IMMEDIATE")
         except BaseException:
             _release(conn)
@@ -99,6 +101,12 @@ def _sqlite_engine(url: str) -> Engine:
 def sessions(engine: Engine) -> sessionmaker[Session]:
     """Sessions for work that writes (or must see the latest committed state to decide)."""
     return sessionmaker(engine, expire_on_commit=False)
+
+
+def bookkeeping_sessions(engine: Engine) -> sessionmaker[Session]:
+    """Sessions for writes that may be lost in a power cut without harm because they are
+    redone (a claim, a delivery mark): on SQLite their commit skips the fsync."""
+    return sessionmaker(engine.execution_options(durable=False), expire_on_commit=False)
 
 
 def read_sessions(engine: Engine) -> sessionmaker[Session]:
