@@ -62,9 +62,10 @@ class GatewayProcess:
         self.proc.wait(30)
 
     def stop(self) -> None:
+        """SIGTERM is a graceful stop: the process finishes what it holds and exits 0."""
         if self.proc is not None and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
-            self.proc.wait(60)
+            assert self.proc.wait(60) == 0, self.log.read_text()[-3000:]
 
 
 def documents(n: int) -> Iterator[tuple[str, bytes]]:
