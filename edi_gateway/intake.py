@@ -17,10 +17,10 @@ import asyncio
 import datetime as dt
 import queue
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, Protocol
 
 import structlog
 from sqlalchemy import insert, select, tuple_, update
@@ -62,6 +62,30 @@ class Receipt:
     duplicate_of: str | None = None
 
 
+@dataclass(frozen=True)
+class Sealing:
+    """A payload a sealer encrypted before it touched the disk (sealed tenders): the spool
+    keeps `ciphertext`; the store keeps only these metadata."""
+
+    ciphertext: bytes
+    plaintext_sha256: str
+    plaintext_size: int
+    facts: dict[str, Any]  # call for tenders, key id, tenderer... never content
+
+
+class Sealer(Protocol):
+    """Decides, before anything is written, whether a payload must be sealed."""
+
+    def might_seal(self, head: bytes, origin: Origin) -> bool:
+        """Cheap look at the first bytes: could this be a sealed-bid tender?"""
+        ...
+
+    def seal(self, payload: bytes, origin: Origin) -> Sealing | None: ...
+
+
+SEAL_HEAD = 64 * 1024
+
+
 class IntakeUnavailable(Exception):
     """The payload was not accepted; the sender should try again later."""
 
@@ -82,6 +106,12 @@ class _Pending:
     staged: Staged
     origin: Origin
     future: Future[Receipt]
+    sealing: Sealing | None = None
+
+    @property
+    def content_sha256(self) -> str:
+        """The hash of what the sender sent (for sealed payloads, not the spool's ciphertext)."""
+        return self.sealing.plaintext_sha256 if self.sealing else self.staged.sha256
 
 
 class Intake:
@@ -92,12 +122,14 @@ class Intake:
         clock: Clock = utcnow,
         max_batch: int = 256,
         on_commit: Callable[[], None] | None = None,
+        sealer: Sealer | None = None,
     ) -> None:
         self.spool = spool
         self.sessions = sessions
         self.clock = clock
         self.max_batch = max_batch
         self.on_commit = on_commit  # e.g. wake the pipeline worker
+        self.sealer = sealer
         self._queue: queue.Queue[_Pending | None] = queue.Queue()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
@@ -111,7 +143,8 @@ class Intake:
         max_bytes: int | None = None,
     ) -> Receipt:
         """Stage and commit `payload`; blocks until it is durable. Thread-safe."""
-        return self.submit(self.stage(payload, origin, max_bytes), origin).result()
+        staged, sealing = self._stage_or_seal(payload, origin, max_bytes)
+        return self.submit(staged, origin, sealing).result()
 
     async def receive_async(
         self,
@@ -119,8 +152,24 @@ class Intake:
         origin: Origin,
         max_bytes: int | None = None,
     ) -> Receipt:
-        staged = await asyncio.to_thread(self.stage, payload, origin, max_bytes)
-        return await asyncio.wrap_future(self.submit(staged, origin))
+        staged, sealing = await asyncio.to_thread(self._stage_or_seal, payload, origin, max_bytes)
+        return await asyncio.wrap_future(self.submit(staged, origin, sealing))
+
+    def _stage_or_seal(
+        self, payload: bytes | BinaryIO | Iterable[bytes], origin: Origin, max_bytes: int | None
+    ) -> tuple[Staged, Sealing | None]:
+        if self.sealer is None:
+            return self.stage(payload, origin, max_bytes), None
+        head, rest = _peek(payload, SEAL_HEAD)
+        if not self.sealer.might_seal(head, origin):
+            return self.stage(_chain(head, rest), origin, max_bytes), None
+        data = head + b"".join(rest)  # a tender is small; the size limit still applies
+        if max_bytes is not None and len(data) > max_bytes:
+            raise PayloadTooLarge(max_bytes)
+        sealing = self.sealer.seal(data, origin)
+        if sealing is None:
+            return self.stage(data, origin, max_bytes), None
+        return self.stage(sealing.ciphertext, origin, None), sealing
 
     def stage(
         self,
@@ -139,11 +188,13 @@ class Intake:
         except ValueError as exc:
             raise PayloadTooLarge(max_bytes or 0) from exc
 
-    def submit(self, staged: Staged, origin: Origin) -> Future[Receipt]:
+    def submit(
+        self, staged: Staged, origin: Origin, sealing: Sealing | None = None
+    ) -> Future[Receipt]:
         """Hand a staged payload to the committer; the future resolves once it is durable."""
         self._ensure_started()
         fut: Future[Receipt] = Future()
-        self._queue.put(_Pending(staged, origin, fut))
+        self._queue.put(_Pending(staged, origin, fut, sealing))
         return fut
 
     def close(self) -> None:
@@ -227,6 +278,16 @@ class Intake:
             for p in batch:
                 o, st = p.origin, p.staged
                 iid = new_id()
+                facts = (
+                    o.facts
+                    if p.sealing is None
+                    else {
+                        **o.facts,
+                        "sealed": p.sealing.facts,
+                        "plaintext_sha256": p.sealing.plaintext_sha256,
+                        "plaintext_size": p.sealing.plaintext_size,
+                    }
+                )
                 keys = [(_pkey(o), k) for k in _keys(p)]
                 original = next((known[k] for k in keys if k in known), None)
                 for k in keys:
@@ -247,10 +308,12 @@ class Intake:
                         "filename": o.filename,
                         "media_type": o.media_type,
                         "received_at": now,
-                        "state": InterchangeState.RECEIVED,
+                        "state": InterchangeState.SEALED
+                        if p.sealing
+                        else InterchangeState.RECEIVED,
                         "duplicate_of": original,
                         "test": False,
-                        "origin": o.facts,
+                        "origin": facts,
                         "attempts": 0,
                         "runs": 0,
                     }
@@ -272,7 +335,8 @@ class Intake:
                         "detail": detail,
                     }
                 )
-                receipts.append(Receipt(iid, st.sha256, st.size, now, original))
+                size = p.sealing.plaintext_size if p.sealing else st.size
+                receipts.append(Receipt(iid, p.content_sha256, size, now, original))
             s.execute(insert(Interchange), interchanges)
             if keys_rows:
                 s.execute(insert(IntakeKey), keys_rows)
@@ -285,12 +349,37 @@ class Intake:
         return receipts
 
 
+def _peek(payload: bytes | BinaryIO | Iterable[bytes], n: int) -> tuple[bytes, Iterable[bytes]]:
+    """The first `n` bytes (or fewer) and an iterable of the rest, without reading it all."""
+    if isinstance(payload, bytes | bytearray | memoryview):
+        data = bytes(payload)
+        return data[:n], [data[n:]]
+    if hasattr(payload, "read"):
+        stream = payload
+        head = stream.read(n)
+        return head, iter(lambda: stream.read(1024 * 1024), b"")
+    it = iter(payload)
+    parts: list[bytes] = []
+    size = 0
+    for chunk in it:
+        parts.append(chunk)
+        size += len(chunk)
+        if size >= n:
+            break
+    return b"".join(parts), it
+
+
+def _chain(head: bytes, rest: Iterable[bytes]) -> Iterator[bytes]:
+    yield head
+    yield from rest
+
+
 def _pkey(origin: Origin) -> str:
     return origin.partner_id or "-"
 
 
 def _keys(p: _Pending) -> list[str]:
-    keys = [f"sha256:{p.staged.sha256}"]
+    keys = [f"sha256:{p.content_sha256}"]
     if p.origin.transport_id:
         keys.append(f"{p.origin.channel}:{p.origin.transport_id}")
     return keys
