@@ -320,7 +320,7 @@ class Intake:
                 )
                 detail: dict[str, Any] = {
                     "channel": o.channel,
-                    "sha256": st.sha256,
+                    "sha256": p.content_sha256,
                     "size": st.size,
                 }
                 if original:
