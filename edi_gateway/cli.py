@@ -95,7 +95,7 @@ def serve(c: Ctx, host: str | None, port: int | None) -> None:
     """Run the gateway: listeners, pipeline worker, ack delivery. Stops cleanly on SIGTERM."""
     from edi_gateway.app import serve as run
 
-    logs.configure(c.config.settings.gateway.log_level)
+    logs.configure(os.environ.get("EDI_GATEWAY_LOG_LEVEL") or c.config.settings.gateway.log_level)
     run(c.config, host, port)
 
 

@@ -189,7 +189,7 @@ def test_a_worker_that_lost_its_claim_records_nothing(gateway: Gateway) -> None:
     rid = submit(gateway, samples.order("PO-8", MOE, HANIL))
     claimed = gateway.worker.claim("slow-worker")
     gateway.worker.recover()  # e.g. the lease ran out and another node took it back
-    results = [(c, gateway.worker._process(c)) for c in claimed]
+    results = [(c, *gateway.worker._process(c)) for c in claimed]
     gateway.worker.record("slow-worker", results)
     with gateway.sessions() as s:
         assert s.get_one(Interchange, rid).state == "received"

@@ -52,9 +52,12 @@ class StageResult:
     control_reference: str | None
     test: bool
     findings: list[Finding]
-    documents: list[ProcessedDocument] = field(default_factory=list)
+    units: list[UnitOutcome] = field(default_factory=list)  # small: no documents in here
     acks: list[AckDocument] = field(default_factory=list)
     dead: bool = False  # a valid document found no route: park it for an operator
+
+
+DocumentSink = Callable[[ProcessedDocument], None]
 
 
 @dataclass(frozen=True)
@@ -187,8 +190,10 @@ def ack_options(partner: Partner | None, format_name: str) -> AckOptions:
 # -- the chain ------------------------------------------------------------------------------
 
 
-def run_stages(source: BinaryIO, ctx: Context) -> StageResult:
-    """Drive one interchange through all stages. Never raises for bad input."""
+def run_stages(source: BinaryIO, ctx: Context, sink: DocumentSink) -> StageResult:
+    """Drive one interchange through all stages. Never raises for bad input. Each processed
+    document goes to `sink` as soon as it is ready, so memory does not grow with the number
+    of documents in the interchange; the result keeps only their outcomes."""
     head = source.read(HEAD_BYTES)
     source.seek(0)
     fmt = detect(head, ctx.registry)
@@ -230,12 +235,14 @@ def run_stages(source: BinaryIO, ctx: Context) -> StageResult:
                 "intake",
             )
         )
-    documents: list[ProcessedDocument] = []
+    units: list[UnitOutcome] = []
     fatal = rejects(findings)
     if duplicate_of is None and not fatal:
         for unit in split(reader):
-            documents.append(_process_unit(reader, unit, ctx, env.test))
-            if len(documents) > ctx.config.settings.limits.max_documents:
+            processed = _process_unit(reader, unit, ctx, env.test)
+            sink(processed)
+            units.append(processed.outcome)
+            if len(units) > ctx.config.settings.limits.max_documents:
                 findings.append(
                     _finding(
                         "too-many-documents",
@@ -245,8 +252,8 @@ def run_stages(source: BinaryIO, ctx: Context) -> StageResult:
                 )
                 break
         findings += reader.trailer_findings()
-    verdict = _verdict(duplicate_of, findings, documents)
-    dead = any(f.code == "no-route" for d in documents for f in d.outcome.findings)
+    verdict = _verdict(duplicate_of, findings, units)
+    dead = any(f.code == "no-route" for u in units for f in u.findings)
     outcome = InterchangeOutcome(
         interchange_id=ctx.interchange_id,
         partner_id=partner.id if partner else None,
@@ -255,7 +262,7 @@ def run_stages(source: BinaryIO, ctx: Context) -> StageResult:
         envelope=env,
         verdict=verdict,
         findings=findings,
-        units=[d.outcome for d in documents],
+        units=units,
     )
     # a dead interchange waits for an operator; the sender hears from us once it is settled
     acks = [] if dead else acknowledge(fmt, outcome, partner)
@@ -266,7 +273,7 @@ def run_stages(source: BinaryIO, ctx: Context) -> StageResult:
         env.control_reference,
         env.test,
         findings,
-        documents,
+        units,
         acks,
         dead,
     )
@@ -329,12 +336,12 @@ def _process_unit(reader: Reader, unit: Unit, ctx: Context, test: bool) -> Proce
 
 
 def _verdict(
-    duplicate_of: str | None, findings: list[Finding], docs: list[ProcessedDocument]
+    duplicate_of: str | None, findings: list[Finding], units: list[UnitOutcome]
 ) -> Verdict:
     if duplicate_of is not None:
         return Verdict.DUPLICATE
-    if rejects(findings) or not docs or all(d.outcome.verdict == Verdict.REJECTED for d in docs):
+    if rejects(findings) or not units or all(u.verdict == Verdict.REJECTED for u in units):
         return Verdict.REJECTED
-    if findings or any(d.outcome.verdict != Verdict.ACCEPTED for d in docs):
+    if findings or any(u.verdict != Verdict.ACCEPTED for u in units):
         return Verdict.ACCEPTED_WITH_WARNINGS
     return Verdict.ACCEPTED

@@ -28,7 +28,8 @@ from edi_gateway.formats.base import Limits, Registry, Verdict
 from edi_gateway.intake import Clock, utcnow
 from edi_gateway.model import Finding, Severity, new_id
 from edi_gateway.pipeline.routing import Router
-from edi_gateway.pipeline.stages import Context, StageResult, run_stages
+from edi_gateway.pipeline.spill import Spill
+from edi_gateway.pipeline.stages import Context, ProcessedDocument, StageResult, run_stages
 from edi_gateway.spool import Spool
 from edi_gateway.store.db import bookkeeping_sessions, read_sessions
 from edi_gateway.store.tables import (
@@ -132,8 +133,12 @@ class Worker:
         claimed = self.claim(token)
         if not claimed:
             return 0
-        results = [(c, self._process(c)) for c in claimed]
-        self.record(token, results)
+        results = [(c, *self._process(c)) for c in claimed]
+        try:
+            self.record(token, results)
+        finally:
+            for _, _, spill in results:
+                spill.close()
         return len(claimed)
 
     def recover(self) -> int:
@@ -210,13 +215,15 @@ class Worker:
 
     # -- process (no database writes) -----------------------------------------------------
 
-    def _process(self, c: Claimed) -> StageResult:
+    def _process(self, c: Claimed) -> tuple[StageResult, Spill]:
+        """Run the stages; the rows of every document go to a spill as they are made."""
         bound = log.bind(interchange_id=c.id, partner=c.partner_id)
+        spill = Spill()
         if c.crashes >= self.settings.max_attempts:
             return _dead(
                 f"processing was attempted {c.crashes} times without finishing "
                 "(the gateway stopped each time); parked for an operator"
-            )
+            ), spill
         ctx = Context(
             config=self.config,
             registry=self.registry,
@@ -229,19 +236,21 @@ class Worker:
             seen_control_reference=self._seen_control_reference(c.id),
             limits=self.limits,
         )
+        now = self.clock()
         try:
             with self.spool.open(c.raw_sha256) as fh:
-                result = run_stages(fh, ctx)
+                result = run_stages(fh, ctx, lambda d: _spill_document(spill, c, d, now))
         except Exception as exc:  # a defect of ours: park it, keep the evidence, go on
             bound.exception("worker.stage_failed")
-            return _dead(f"unexpected processing error: {type(exc).__name__}: {exc}")
+            spill.close()
+            return _dead(f"unexpected processing error: {type(exc).__name__}: {exc}"), Spill()
         bound.info(
             "worker.processed",
             verdict=result.verdict.value,
-            documents=len(result.documents),
+            documents=len(result.units),
             findings=len(result.findings),
         )
-        return result
+        return result, spill
 
     def _seen_control_reference(self, own_id: str) -> Callable[[str, str], str | None]:
         def lookup(partner_id: str, reference: str) -> str | None:
@@ -268,15 +277,13 @@ class Worker:
 
     # -- record ----------------------------------------------------------------------------
 
-    def record(self, token: str, results: list[tuple[Claimed, StageResult]]) -> None:
-        """Write every outcome of the batch in one transaction. Rows are built before the
-        transaction starts so the write lock is held only for the inserts and the sync."""
+    def record(self, token: str, results: list[tuple[Claimed, StageResult, Spill]]) -> None:
+        """Write every outcome of the batch in one transaction. Rows were built while
+        processing, so the write lock is held only for the inserts and the sync."""
         now = self.clock()
-        prepared = [(c, r, self._rows(c, r, now)) for c, r in results]
-        tables = (FindingRow, DocumentRow, QueueItem, Ack, Event)
+        queued: dict[str, int] = {}
         with self.sessions.begin() as s:
-            batch: dict[type, list[dict[str, Any]]] = {t: [] for t in tables}
-            for c, r, rows in prepared:
+            for c, r, spill in results:
                 owned = s.execute(
                     update(Interchange)
                     .where(
@@ -298,77 +305,37 @@ class Worker:
                 if not owned:  # our lease ran out and someone else has it now
                     log.warning("worker.lost_claim", interchange_id=c.id)
                     continue
+                already: set[str] = set()
                 if c.attempts > 1:  # a rerun: documents are derived again, queue items stay
                     s.execute(delete(DocumentRow).where(DocumentRow.interchange_id == c.id))
-                    queued = set(
+                    already = set(
                         s.scalars(
                             select(QueueItem.document_id).where(
-                                QueueItem.document_id.in_(
-                                    [q["document_id"] for q in rows[QueueItem]]
-                                )
+                                QueueItem.document_id.like(f"{c.id}-%")
                             )
                         )
                     )
-                    rows[QueueItem] = [q for q in rows[QueueItem] if q["document_id"] not in queued]
-                for t in tables:
-                    batch[t].extend(rows[t])
-            for t in tables:
-                if batch[t]:
-                    s.execute(insert(t), batch[t])
-        for c, r, rows in prepared:
+                queued[c.id] = 0
+                for table, rows in spill.chunks():
+                    if table == "queue_items":
+                        rows = [q for q in rows if q["document_id"] not in already]
+                        queued[c.id] += len(rows)
+                    if rows:
+                        s.execute(insert(_TABLES[table]), rows)
+                if r.findings:
+                    s.execute(insert(FindingRow), [_finding_row(c, None, f) for f in r.findings])
+                acks = self._ack_rows(c, r, now)
+                if acks:
+                    s.execute(insert(Ack), acks)
+                s.execute(insert(Event), [self._outcome_event(c, r, queued[c.id], now)])
+        for c, r, _ in results:
             metrics.PROCESSED.labels(_final_state(r).value).inc()
-            if rows[QueueItem]:
+            if queued.get(c.id):
                 metrics.QUEUED_LATENCY.observe(max(0.0, (now - c.received_at).total_seconds()))
 
-    def _rows(
-        self, c: Claimed, r: StageResult, now: dt.datetime
-    ) -> dict[type, list[dict[str, Any]]]:
-        findings = [_finding_row(c, None, f) for f in r.findings]
-        documents, items = [], []
-        for d in r.documents:
-            o = d.outcome
-            doc_id = o.document_id or f"{c.id}-{o.index}"
-            routed = o.queue is not None and d.document is not None
-            canonical = d.document.model_dump(mode="json") if d.document is not None else None
-            kind = d.document.kind if d.document else d.unit.kind
-            documents.append(
-                {
-                    "id": doc_id,
-                    "interchange_id": c.id,
-                    "position": o.index,
-                    "kind": kind.value if kind else None,
-                    "message_type": o.message_type,
-                    "reference": o.reference,
-                    "business_id": o.business_id,
-                    "state": DocumentState.ROUTED
-                    if routed
-                    else (DocumentState.VALID if d.document is not None else DocumentState.INVALID),
-                    "sender_id": c.partner_id,
-                    "receiver_id": d.receiver_id,
-                    "queue": o.queue,
-                    "test": d.test,
-                    "canonical": canonical,
-                    "created_at": now,
-                }
-            )
-            findings += [_finding_row(c, doc_id, f) for f in o.findings]
-            if routed:
-                items.append(
-                    {
-                        "queue": o.queue,
-                        "document_id": doc_id,
-                        "state": QueueItemState.READY,
-                        "visible_at": now,
-                        "receive_count": 0,
-                        "receipt_handle": None,
-                        "created_at": now,
-                        "finished_at": None,
-                        "last_error": None,
-                        "body": {"document": canonical, "provenance": _provenance(c, d, doc_id)},
-                    }
-                )
+    def _ack_rows(self, c: Claimed, r: StageResult, now: dt.datetime) -> list[dict[str, Any]]:
         route = _ack_route(self.config.partners.get(c.partner_id or ""), c.channel)
-        acks = [
+        return [
             {
                 "id": new_id(),
                 "interchange_id": c.id,
@@ -388,7 +355,11 @@ class Worker:
             }
             for a in r.acks
         ]
-        event = {
+
+    def _outcome_event(
+        self, c: Claimed, r: StageResult, queued: int, now: dt.datetime
+    ) -> dict[str, Any]:
+        return {
             "at": now,
             "interchange_id": c.id,
             "document_id": None,
@@ -396,19 +367,70 @@ class Worker:
             "type": _final_state(r).value,
             "detail": {
                 "verdict": r.verdict.value,
-                "documents": len(r.documents),
-                "queued": len(items),
-                "findings": len(findings),
+                "documents": len(r.units),
+                "queued": queued,
+                "findings": len(r.findings) + sum(len(u.findings) for u in r.units),
                 "acks": [a.kind for a in r.acks],
             },
         }
-        return {
-            FindingRow: findings,
-            DocumentRow: documents,
-            QueueItem: items,
-            Ack: acks,
-            Event: [event],
-        }
+
+
+_TABLES: dict[str, type] = {
+    "documents": DocumentRow,
+    "queue_items": QueueItem,
+    "findings": FindingRow,
+}
+
+
+def _spill_document(spill: Spill, c: Claimed, d: ProcessedDocument, now: dt.datetime) -> None:
+    """The rows one processed document becomes: document, its findings, its queue item."""
+    o = d.outcome
+    doc_id = o.document_id or f"{c.id}-{o.index}"
+    routed = o.queue is not None and d.document is not None
+    canonical = d.document.model_dump(mode="json") if d.document is not None else None
+    kind = d.document.kind if d.document else d.unit.kind
+    state = (
+        DocumentState.ROUTED
+        if routed
+        else (DocumentState.VALID if d.document is not None else DocumentState.INVALID)
+    )
+    spill.add(
+        "documents",
+        {
+            "id": doc_id,
+            "interchange_id": c.id,
+            "position": o.index,
+            "kind": kind.value if kind else None,
+            "message_type": o.message_type,
+            "reference": o.reference,
+            "business_id": o.business_id,
+            "state": state,
+            "sender_id": c.partner_id,
+            "receiver_id": d.receiver_id,
+            "queue": o.queue,
+            "test": d.test,
+            "canonical": canonical,
+            "created_at": now,
+        },
+    )
+    for f in o.findings:
+        spill.add("findings", _finding_row(c, doc_id, f))
+    if routed:
+        spill.add(
+            "queue_items",
+            {
+                "queue": o.queue,
+                "document_id": doc_id,
+                "state": QueueItemState.READY,
+                "visible_at": now,
+                "receive_count": 0,
+                "receipt_handle": None,
+                "created_at": now,
+                "finished_at": None,
+                "last_error": None,
+                "body": {"document": canonical, "provenance": _provenance(c, d, doc_id)},
+            },
+        )
 
 
 def _final_state(r: StageResult) -> InterchangeState:
