@@ -242,6 +242,87 @@ def queues(c: Ctx) -> None:
         )
 
 
+@main.group()
+def directory() -> None:
+    """UN/EDIFACT directories the gateway validates against."""
+
+
+@directory.command("import")
+@click.argument("source", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--messages", default=None, help="comma-separated message types (default: all)")
+@click.option("--name", default=None, help="directory name (default: the folder name, e.g. D96A)")
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="where to write (default: <data_dir>/schemas/edifact)",
+)
+@click.option(
+    "--service-codes",
+    multiple=True,
+    type=click.Path(exists=True, path_type=Path),
+    help="service_codes_v*.xml for a service directory (no code lists of its own)",
+)
+@click.option(
+    "--fill-from",
+    multiple=True,
+    type=click.Path(exists=True, path_type=Path),
+    help="reference directories to repair composites the source lost",
+)
+@pass_ctx
+def directory_import(
+    c: Ctx,
+    source: Path,
+    messages: str | None,
+    name: str | None,
+    out: Path | None,
+    service_codes: tuple[Path, ...],
+    fill_from: tuple[Path, ...],
+) -> None:
+    """Import a directory in the public XML form (segments.xml, codes.xml, messages/)."""
+    from edi_gateway.formats.edifact.directory_import import import_directory
+
+    dest = out or c.config.data_dir / "schemas" / "edifact"
+    report = import_directory(
+        source,
+        dest,
+        [m.strip().upper() for m in messages.split(",")] if messages else None,
+        name=name,
+        service_codes=service_codes,
+        fill_from=fill_from,
+    )
+    click.echo(
+        f"{report.directory}: {len(report.messages)} messages, {report.segments} segments, "
+        f"{report.composites} composites, {report.elements} elements, "
+        f"{len(report.code_lists)} code lists -> {report.path}"
+    )
+    for w in report.warnings:
+        click.echo(f"  warning: {w}")
+    if report.missing_messages:
+        click.echo(f"  not in the source: {', '.join(report.missing_messages)}")
+
+
+@main.group()
+def schemas() -> None:
+    """XML schema sets installed by the operator (UBL 2.1/2.2, CII D16B, EN 16931 release)."""
+
+
+@schemas.command("install")
+@click.argument("release", type=click.Choice(["ubl-2.1", "ubl-2.2", "cii-d16b", "en16931"]))
+@click.argument("source", type=click.Path(exists=True, path_type=Path))
+@pass_ctx
+def schemas_install(c: Ctx, release: str, source: Path) -> None:
+    """Copy RELEASE from SOURCE (the OASIS/CEN release, a folder or zip), checking every file
+    against the SHA-256 sums the project keeps."""
+    from edi_gateway.formats.xml import InstallError, install_schemas
+
+    try:
+        result = install_schemas(release, source, c.config.data_dir)
+    except InstallError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"installed {result.release}: {result.files} files verified -> {result.target}")
+
+
 @main.command()
 def schema() -> None:
     """Print the JSON Schema of the canonical documents (what back offices receive)."""

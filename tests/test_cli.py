@@ -36,3 +36,24 @@ def test_submit_status_messages_reprocess_queues(tmp_path: Path, config_dir) -> 
     assert "moe.order" in queues
     unknown = run(main, ["-c", cfg, "submit", str(doc), "--partner", "nobody"])
     assert unknown.exit_code != 0 and "unknown partner" in unknown.output
+
+
+def test_directory_import_and_schemas_install(tmp_path: Path, config_dir) -> None:
+    from tests.support import SHARED
+
+    directory, _ = config_dir
+    cfg = str(directory / "gateway.toml")
+    run = CliRunner().invoke
+    out = run(main, ["-c", cfg, "directory", "import", str(SHARED / "edifact/directories/D97A"),
+                     "--messages", "INVOIC,ORDERS"])
+    assert out.exit_code == 0, out.output
+    assert "D97A: 2 messages" in out.stdout
+    assert (directory / "data/schemas/edifact/D97A/messages/INVOIC.json").is_file()
+    out = run(main, ["-c", cfg, "schemas", "install", "ubl-2.1", str(SHARED / "xml/ubl-2.1")])
+    assert out.exit_code == 0, out.output
+    assert "files verified" in out.stdout
+    bad = tmp_path / "fake-ubl"
+    bad.mkdir()
+    (bad / "UBL-Order-2.1.xsd").write_text("<xs:schema/>")
+    out = run(main, ["-c", cfg, "schemas", "install", "ubl-2.2", str(bad)])
+    assert out.exit_code != 0
