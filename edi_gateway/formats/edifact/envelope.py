@@ -23,11 +23,10 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import BinaryIO
 
 from edi_gateway.formats.base import Envelope
 from edi_gateway.formats.edifact.segments import Delimiters, Segment
-from edi_gateway.formats.edifact.tokenizer import Tokenizer
+from edi_gateway.formats.edifact.tokenizer import ByteSource, Tokenizer
 from edi_gateway.model import Finding, Identifier, Location, Severity
 
 SOURCE = "edifact"
@@ -87,7 +86,6 @@ class Interchange:
     message_count: int = 0
     package_count: int = 0  # syntax 4 UNO..UNP objects directly in the interchange or its groups
     group_count: int = 0
-    segment_count: int = 0
     findings: list[Finding] = field(default_factory=list)
 
     def to_envelope(self) -> Envelope:
@@ -121,8 +119,13 @@ class Message:
     interchange: Interchange
     group: Group | None = None
     complete: bool = False  # closed by its UNT
-    segment_count: int = 0  # segments seen, UNH and UNT included (even beyond the kept ones)
+    dropped: int = 0  # segments beyond the kept maximum: counted, not kept
     findings: list[Finding] = field(default_factory=list)
+
+    @property
+    def segment_count(self) -> int:
+        """Segments seen, UNH and UNT included (also those beyond the kept maximum)."""
+        return len(self.segments) + self.dropped
 
     @property
     def message_type(self) -> str:
@@ -196,7 +199,7 @@ class EnvelopeChecker:
 
     def __init__(
         self,
-        source: BinaryIO | Tokenizer,
+        source: ByteSource | Tokenizer,
         *,
         max_findings: int = MAX_FINDINGS,
         max_message_segments: int = MAX_MESSAGE_SEGMENTS,
@@ -219,19 +222,21 @@ class EnvelopeChecker:
 
     def __iter__(self) -> Iterator[Event]:
         tokenizer = self.tokenizer
+        found = tokenizer.findings
+        limit = self._max_segments
+        body: list[Segment] | None = None  # the open message's segments, kept in a local
         for segment in tokenizer:
             tag = segment.tag
-            message = self._message
-            if message is not None and tag[:2] != "UN":
-                message.segment_count += 1
-                if message.segment_count <= self._max_segments:
-                    message.segments.append(segment)
+            if body is not None and (tag[0] != "U" or tag[1] != "N"):  # message body: keep it
+                if len(body) < limit:
+                    body.append(segment)
                 else:
-                    self._message_too_long(message, segment)
-                if len(tokenizer.findings) != self._seen:
-                    self._drain(message)
+                    self._overflow(segment)
+                if len(found) != self._seen:
+                    self._drain(self._message)
                 continue
             yield from self._service(segment)
+            body = self._message.segments if self._message is not None else None
         self._drain(self._message)
         yield from self._close_interchange(None)
         self._drain(None)  # what the tokenizer found after the last interchange
@@ -254,7 +259,6 @@ class EnvelopeChecker:
         if interchange is None:
             self._outside(segment)
             return
-        interchange.segment_count += 1
         self._check_constituents(segment)
         if tag == "UNH":
             yield from self._close_message(segment)
@@ -280,8 +284,7 @@ class EnvelopeChecker:
             interchange.trailer = segment
             yield from self._close_interchange(None)
         elif self._message is not None:  # a user segment whose tag starts with UN (UNS)
-            self._message.segment_count += 1
-            self._message.segments.append(segment)
+            self._keep(self._message, segment)
             self._drain(self._message)
         else:
             self._drain(None)
@@ -329,7 +332,6 @@ class EnvelopeChecker:
             delimiters=tok.delimiters,
             una=tok.una,
             header=unb,
-            segment_count=1,
         )
         self.interchanges += 1
         self.interchange = interchange
@@ -532,7 +534,6 @@ class EnvelopeChecker:
             segments=[unh],
             interchange=ic,
             group=group,
-            segment_count=1,
         )
         ic.message_count += 1
         if group is not None:
@@ -591,9 +592,7 @@ class EnvelopeChecker:
                 unt,
             )
             return
-        message.segment_count += 1
-        if message.segment_count <= self._max_segments:
-            message.segments.append(unt)
+        self._keep(message, unt)
         message.complete = True
         self._drain(message)
         label = f"message {message.reference!r}"
@@ -620,8 +619,17 @@ class EnvelopeChecker:
         self._message = None
         yield message
 
-    def _message_too_long(self, message: Message, segment: Segment) -> None:
-        if message.segment_count == self._max_segments + 1:
+    def _overflow(self, segment: Segment) -> None:
+        if self._message is not None:
+            self._keep(self._message, segment)
+
+    def _keep(self, message: Message, segment: Segment) -> None:
+        """Add a segment to its message, or only count it beyond the kept maximum."""
+        if len(message.segments) < self._max_segments:
+            message.segments.append(segment)
+            return
+        message.dropped += 1
+        if message.dropped == 1:
             self._message_finding(
                 message,
                 UNSPECIFIED,
@@ -768,6 +776,6 @@ class EnvelopeChecker:
                     self.interchange.findings.append(finding)
 
 
-def check(source: BinaryIO) -> Iterator[Event]:
+def check(source: ByteSource) -> Iterator[Event]:
     """Shorthand for `iter(EnvelopeChecker(source))`."""
     return iter(EnvelopeChecker(source))

@@ -3,11 +3,19 @@
 The stream is read in fixed-size chunks, so memory does not depend on the size of the
 interchange: only the unfinished tail of a chunk is carried over to the next one.
 
-Fast path: segment terminators are found with `bytes.find`, each segment is decoded with one
-`bytes.decode` call and split with `str.split`. Only segments that contain the release
-character take the slower path (released separators are protected by placeholders, then the
-same splits run), and only segments holding a byte that does not fit the declared character
-set are decoded and checked character by character.
+Three loops, from fast to careful, share the work:
+
+- the fast loop takes a region of complete segments (up to 16 KiB) that one `bytes.decode`
+  turns into one character per byte and in which a few C-level scans found no byte outside
+  the charset: one `str.split` cuts it into segments, and only the segments that hold a
+  release character are split the slower way (released separators swapped for placeholders,
+  then the same splits); the region ends before the first UNA/UNB/UNO/UNZ;
+- the careful text loop handles the interchange boundaries and bytes outside the charset;
+- the byte loop (one `bytes.find` and one decode per segment) handles regions that cannot be
+  decoded in one go (multi-byte UTF-8, undecodable bytes) and the end of the stream.
+
+No loop looks at characters one by one in Python, except `split_by_scanning` for the odd
+segment with a release character before an ordinary character.
 
 What the tokenizer knows about the interchange it is in (`delimiters`, `charset`, `una`) is
 updated before the UNB segment is yielded, so a consumer that sees UNB can read them.
@@ -17,11 +25,12 @@ Defects are findings (`Tokenizer.findings`, appended while iterating), never exc
 
 from __future__ import annotations
 
+import io
 import re
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import BinaryIO
+from typing import Protocol
 
 from edi_gateway.formats.edifact.segments import Delimiters, Segment
 from edi_gateway.model.findings import Finding, Location, Severity
@@ -39,8 +48,13 @@ INVALID_OCCURRENCE = "33"  # something outside the interchange envelope
 CHARSET_NOT_SUPPORTED = "46"
 SYNTAX_NOT_SUPPORTED = "2"  # syntax version or level (the character repertoire) not supported
 
+# At most this many bytes are decoded and split in one go (each UNA/UNB/UNO/UNZ starts a new
+# region, so a cap keeps many tiny interchanges from costing quadratic time).
+REGION = 16 * 1024
+
 # Bytes allowed between segments and before an interchange.
 _WHITESPACE = b" \t\r\n"
+_GAP_CHARS = " \t\r\n"
 _WHITESPACE_INTS = frozenset(_WHITESPACE)
 
 # Character repertoires of syntax levels A and B (ISO 9735, the UNOA/UNOB code descriptions).
@@ -99,7 +113,14 @@ _P_RELEASE, _P_COMPONENT, _P_ELEMENT, _P_TERMINATOR, _P_REPETITION = (
     "\ufdd3",
     "\ufdd4",
 )
-_PLACEHOLDERS = (_P_RELEASE, _P_COMPONENT, _P_ELEMENT, _P_TERMINATOR, _P_REPETITION)
+_PLACEHOLDER_RE = re.compile("[\ufdd0-\ufdd4]")
+
+
+class ByteSource(Protocol):
+    """What the tokenizer reads from: any binary file object (file, BytesIO, socket file...)."""
+
+    def read(self, size: int = -1, /) -> bytes | None: ...
+
 
 Elements = list[list[str]]
 Repeats = dict[int, list[list[str]]] | None
@@ -137,9 +158,32 @@ def split_released(text: str, d: Delimiters) -> tuple[str, Elements, Repeats]:
     rel = d.release
     if rel is None:
         return split_plain(text, d)
-    if any(p in text for p in _PLACEHOLDERS):
+    if not text.isascii() and _PLACEHOLDER_RE.search(text):
         return split_by_scanning(text, d)
-    protected = text.replace(rel + rel, _P_RELEASE)
+    pairs, restore = _release_tables(d)
+    protected = text
+    for pair, placeholder in pairs:
+        protected = protected.replace(pair, placeholder)
+    if rel in protected:  # a release before an ordinary character, or at the very end
+        return split_by_scanning(text, d)
+    tag, elements, repeats = split_plain(protected, d)
+    # Placeholders are not ASCII: ASCII components (nearly all) need no translation.
+    elements = [[c if c.isascii() else c.translate(restore) for c in el] for el in elements]
+    if repeats is not None:
+        repeats = {
+            k: [[c if c.isascii() else c.translate(restore) for c in occ] for occ in v]
+            for k, v in repeats.items()
+        }
+    return (tag if tag.isascii() else tag.translate(restore)), elements, repeats
+
+
+@lru_cache(maxsize=32)
+def _release_tables(d: Delimiters) -> tuple[tuple[tuple[str, str], ...], dict[int, str]]:
+    """For `split_released`: (released pair, its placeholder) in replacement order (the
+    released release character first), and the placeholder -> character table."""
+    rel = d.release
+    assert rel is not None
+    pairs = [(rel + rel, _P_RELEASE)]
     restore = {ord(_P_RELEASE): rel}
     for char, placeholder in (
         (d.component, _P_COMPONENT),
@@ -148,17 +192,9 @@ def split_released(text: str, d: Delimiters) -> tuple[str, Elements, Repeats]:
         (d.repetition, _P_REPETITION),
     ):
         if char is not None:
-            protected = protected.replace(rel + char, placeholder)
+            pairs.append((rel + char, placeholder))
             restore[ord(placeholder)] = char
-    if rel in protected:  # a release before an ordinary character, or at the very end
-        return split_by_scanning(text, d)
-    tag, elements, repeats = split_plain(protected, d)
-    elements = [[c.translate(restore) for c in element] for element in elements]
-    if repeats is not None:
-        repeats = {
-            k: [[c.translate(restore) for c in occ] for occ in v] for k, v in repeats.items()
-        }
-    return tag.translate(restore), elements, repeats
+    return tuple(pairs), restore
 
 
 def split_by_scanning(text: str, d: Delimiters) -> tuple[str, Elements, Repeats]:
@@ -206,12 +242,15 @@ def split_segment(text: str, d: Delimiters) -> tuple[str, Elements, Repeats]:
 
 
 @lru_cache(maxsize=64)
-def _invalid_patterns(charset: Charset, service: str) -> tuple[re.Pattern[bytes], re.Pattern[str]]:
-    """Patterns matching one byte / one character that does not fit `charset`.
+def _invalid_patterns(
+    charset: Charset, service: str
+) -> tuple[re.Pattern[bytes], re.Pattern[str], bytes]:
+    """Patterns matching one byte / one character that does not fit `charset`, and the bytes
+    that do (for `bytes.translate(None, allowed)`, the quickest "is it all clean?" test).
 
-    The bytes pattern screens whole chunks cheaply; the text pattern pinpoints the culprit in
-    the few segments the screen flags. Service characters and the whitespace allowed between
-    segments never count as invalid here.
+    The bytes pattern finds the next suspect byte in a chunk; the text pattern pinpoints the
+    culprit in the few segments flagged. Service characters and the whitespace allowed
+    between segments never count as invalid here.
     """
     allowed_extra = set(service) | set("\r\n\t")
     if charset.repertoire is not None:
@@ -227,7 +266,8 @@ def _invalid_patterns(charset: Charset, service: str) -> tuple[re.Pattern[bytes]
         bad = text_bad if charset.codec != "utf-8" else [c for c in text_bad if c < 0x80]
         text_class = "[" + re.escape("".join(chr(c) for c in text_bad)) + "]"
     bytes_class = b"[" + re.escape(bytes(bad)) + b"]" if bad else b"(?!)"
-    return re.compile(bytes_class), re.compile(text_class)
+    allowed_bytes = bytes(b for b in range(256) if b not in set(bad))
+    return re.compile(bytes_class), re.compile(text_class), allowed_bytes
 
 
 def _odd_release_run(buf: bytes, start: int, end: int, release: int) -> bool:
@@ -254,7 +294,47 @@ def _looks_like_start(buf: bytes, p: int, terminators: bytes) -> bool:
     return p == 0 or buf[p - 1] in _WHITESPACE_INTS or buf[p - 1] in terminators
 
 
-_START = re.compile(rb"UN(?:A|B\+)")
+_NEVER = 1 << 62
+
+
+@dataclass(frozen=True, slots=True)
+class _FastPlan:
+    text: str  # the region, cut to end before its first service segment
+    releases: list[int]  # buffer positions of the (unreleased) release characters
+    strip: bool  # whitespace or an empty segment follows some terminator
+
+
+@lru_cache(maxsize=32)
+def _gap_pattern(term: str) -> re.Pattern[str]:
+    """Whitespace or another terminator right after a terminator."""
+    t = re.escape(term)
+    return re.compile(f"{t}[ \t\r\n{t}]")
+
+
+_SERVICE_TAG = re.compile("UN[ABOZ]")
+
+
+def _service_segment_start(text: str, term: str) -> int:
+    """Where the first UNA, UNB, UNO or UNZ segment of `text` starts (after the terminator
+    and whitespace before it), or -1. A released terminator may fool it: the fast loop then
+    simply stops early, it is never wrong."""
+    match = _SERVICE_TAG.search(text)
+    while match is not None:
+        b = match.start()
+        while b > 0 and text[b - 1] in _GAP_CHARS:
+            b -= 1
+        if b == 0 or text[b - 1] == term:
+            return b
+        match = _SERVICE_TAG.search(text, match.start() + 1)  # inside a value ("UNBEKANNT")
+    return -1
+
+
+# Segments the hot loop hands to the interchange bookkeeping.
+_SPECIAL_TAGS = frozenset(("UNB", "UNO", "UNZ"))
+
+# Where an interchange may start inside other data: a UNA whose separators and terminator
+# are plausible (not letters, digits or spaces), or a UNB with a syntax identifier.
+_START = re.compile(rb"UNA[^\w\s]{2}...[^\w ]|UNB\+[A-Z]{4}[^\w\s]", re.DOTALL)
 
 
 class Tokenizer:
@@ -267,7 +347,7 @@ class Tokenizer:
 
     def __init__(
         self,
-        source: BinaryIO,
+        source: ByteSource,
         *,
         chunk_size: int = CHUNK_SIZE,
         max_findings: int = MAX_FINDINGS,
@@ -288,15 +368,17 @@ class Tokenizer:
         self._skipped = 0  # bytes skipped outside any interchange, not yet reported
         self._skipped_at = 0
         self._skipped_head = b""
-        self._bad_bytes, self._bad_text = _invalid_patterns(UNDECLARED, "")
+        self._bad_bytes, self._bad_text, self._allowed_bytes = _invalid_patterns(UNDECLARED, "")
         self._iterator: Iterator[Segment] | None = None
         self._need = 0  # bytes an unfinished object (after UNO) still needs
 
     @classmethod
     def from_bytes(cls, data: bytes, **options: int | bool) -> Tokenizer:
-        import io
-
         return cls(io.BytesIO(data), **options)  # type: ignore[arg-type]
+
+    @property
+    def _term(self) -> bytes:
+        return self.delimiters.segment.encode("latin-1")
 
     def __iter__(self) -> Iterator[Segment]:
         if self._iterator is None:
@@ -339,12 +421,16 @@ class Tokenizer:
     # -- the reading loop --------------------------------------------------------------------
 
     def _run(self) -> Iterator[Segment]:
+        """Read chunk by chunk; between interchanges seek the next one; inside one, hand the
+        complete segments to the fast loop, else the careful text loop, else the byte loop.
+        The careful loops return (position, True) when the interchange state changed (UNA,
+        UNB, UNO or UNZ met), so that the service characters and charset are read again."""
         read = self._source.read
         buf = b""
         i = 0
         eof = False
         while not eof:
-            chunk = read(max(self._chunk_size, self._need))
+            chunk = read(max(self._chunk_size, self._need)) or b""
             self._need = 0
             if chunk:
                 buf = buf[i:] + chunk
@@ -352,7 +438,30 @@ class Tokenizer:
                 i = 0
             else:
                 eof = True
-            i = yield from self._scan(buf, i, eof)
+            while True:  # until `buf` needs more bytes
+                if self._outside:
+                    i = self._seek_interchange(buf, i, eof)
+                    if self._outside:
+                        break
+                if buf.startswith(b"UNA", i):
+                    resume = self._read_una(buf, i, eof)
+                    if resume is None:
+                        break
+                    i = resume
+                text = self._decoded_region(buf, i)
+                if text is not None:
+                    before = i
+                    plan = self._fast_plan(buf, i, text)
+                    if plan is not None:
+                        i = yield from self._fast_segments(i, plan)
+                        if i > before:
+                            continue
+                    i, changed = yield from self._text_segments(buf, i, text, eof)
+                    if changed or (i > before and buf.find(self._term, i) >= 0):
+                        continue
+                i, changed = yield from self._byte_segments(buf, i, eof)
+                if not changed:
+                    break
         self._report_skipped()
         if self.interchanges == 0 and not self.una:
             self._report(
@@ -361,32 +470,180 @@ class Tokenizer:
                 Severity.FATAL,
             )
 
-    def _scan(self, buf: bytes, i: int, eof: bool) -> Generator[Segment, None, int]:
-        """Yield every complete segment in `buf` from `i`; return where the next read resumes."""
-        while True:
-            if self._outside:
-                i = self._seek_interchange(buf, i, eof)
-                if self._outside:
-                    return i
-            if buf.startswith(b"UNA", i):
-                resume = self._read_una(buf, i, eof)
-                if resume is None:
-                    return i
-                i = resume
-            i, state_changed = yield from self._segments(buf, i, eof)
-            if not state_changed:
-                return i
+    def _decoded_region(self, buf: bytes, i: int) -> str | None:
+        """The complete segments from `i` (at most ~REGION bytes) as text, when one decode call
+        turns them into exactly one character per byte (so text positions are byte offsets)."""
+        term = self._term
+        end = buf.rfind(term, i, i + REGION) + 1 or buf.rfind(term, i) + 1
+        if end <= i:
+            return None
+        region = buf[i:end]
+        try:
+            text = region.decode(self.charset.codec)
+        except UnicodeDecodeError:
+            return None
+        return text if len(text) == len(region) else None
 
-    def _segments(
+    def _fast_plan(self, buf: bytes, i: int, text: str) -> _FastPlan | None:
+        """Prepare the fastest path for a decoded region, or None when the region needs the
+        careful loop of `_text_segments` (a byte outside the charset, a repetition separator,
+        or a UNA/UNB/UNO/UNZ at its very start).
+
+        The region is cut before its first UNA/UNB/UNO/UNZ segment, so that interchange state
+        changes stay in the careful loop. Instead of testing every segment, the plan scans the
+        region a few times in C: where the release characters are, and whether whitespace
+        (or an empty segment) follows any terminator.
+        """
+        d = self.delimiters
+        term, release = d.segment, d.release
+        if buf[i : i + len(text)].translate(None, self._allowed_bytes):
+            return None  # some byte does not fit the charset: the careful loop reports it
+        if d.repetition is not None and d.repetition in text:
+            return None
+        cut = _service_segment_start(text, term)
+        if cut >= 0:
+            text = text[:cut]
+        if not text:
+            return None
+        strip = text[0] in _GAP_CHARS or _gap_pattern(term).search(text) is not None
+        releases = []
+        if release is not None:
+            k = text.find(release)
+            while k >= 0:
+                releases.append(i + k)
+                k = text.find(release, k + 2)  # a released character is data
+        return _FastPlan(text, releases, strip)
+
+    def _fast_segments(self, i: int, plan: _FastPlan) -> Generator[Segment, None, int]:
+        """The fast loop (see `_fast_plan`): split, build, yield; `i` is where `plan.text`
+        starts in the buffer. Segments holding a release character go through
+        `split_released`, and a piece ending in an odd run of them is glued to the next one
+        (its terminator was released). Returns the position to go on from."""
+        d = self.delimiters
+        term, release = d.segment, d.release or ""
+        element_sep, component_sep = d.element, d.component
+        base = self._base
+        number = self._number
+        strip = plan.strip
+        releases = plan.releases
+        release_count = len(releases)
+        next_release = releases[0] if releases else _NEVER
+        release_index = 0
+        pieces = plan.text.split(term)
+        pieces.pop()  # the region ends with a terminator: nothing after it
+        pos = i  # buffer position of the next raw piece
+        seg_start = i
+        carry: str | None = None
+        for raw in pieces:
+            end = pos + len(raw)  # where this piece's terminator is
+            if next_release < end:  # the rare path: release characters, or a carry (-1)
+                while release_index < release_count and releases[release_index] < end:
+                    release_index += 1
+                next_release = releases[release_index] if release_index < release_count else _NEVER
+                if carry is None:
+                    seg_start, whole = pos, raw
+                else:
+                    whole, carry = carry + term + raw, None
+                pos = end + 1
+                if whole.endswith(release) and (len(whole) - len(whole.rstrip(release))) % 2:
+                    carry = whole  # a released terminator: the segment goes on
+                    next_release = -1  # so the next piece takes this path too
+                    continue
+                piece = whole.lstrip(_GAP_CHARS)
+                if not piece:
+                    continue
+                tag, elements, repeats = split_released(piece, d)
+                number += 1
+                yield Segment(tag, elements, number, base + end - len(piece), repeats)
+                continue
+            if strip:
+                piece = raw.lstrip(_GAP_CHARS)
+                if not piece:
+                    pos = end + 1
+                    continue
+            else:
+                piece = raw
+            elements = [p.split(component_sep) for p in piece.split(element_sep)]
+            tag = elements.pop(0)[0]
+            number += 1
+            yield Segment(tag, elements, number, base + end - len(piece))
+            pos = end + 1
+        self._number = number
+        return seg_start if carry is not None else pos
+
+    def _text_segments(
+        self, buf: bytes, i: int, text: str, eof: bool
+    ) -> Generator[Segment, None, tuple[int, bool]]:
+        """The careful text loop: `text` is buf[i:...] decoded, ending with a terminator. Like
+        the fast loop it splits the region once, but checks every segment: UNA, the service
+        segments that change the interchange state, bytes outside the charset, repetitions."""
+        d = self.delimiters
+        term, release = d.segment, d.release
+        element_sep, component_sep, repetition = d.element, d.component, d.repetition
+        codec = self.charset.codec
+        base = self._base
+        number = self._number
+        search_bad = self._bad_bytes.search
+        match = search_bad(buf, i)
+        bad_at = match.start() if match else len(buf)
+        pieces = text.split(term)
+        pieces.pop()  # what follows the region's last terminator: nothing
+        pos = i  # buffer position of the next raw piece
+        seg_start = i
+        carry: str | None = None
+        for raw in pieces:
+            if carry is None:
+                seg_start = pos
+                whole = raw
+            else:
+                whole = carry + term + raw
+                carry = None
+            pos += len(raw) + 1  # pos - 1 is this piece's terminator
+            if (
+                release is not None
+                and whole.endswith(release)
+                and (len(whole) - len(whole.rstrip(release))) % 2
+            ):
+                carry = whole  # a released terminator: the segment goes on
+                continue
+            piece = whole.lstrip(_GAP_CHARS)
+            if not piece:
+                continue
+            start = pos - 1 - len(piece)
+            if piece.startswith("UNA"):
+                self._number = number
+                return start, True
+            if bad_at < pos - 1:
+                self._number = number
+                piece = self._checked_text(buf[start : pos - 1], base + start, codec, d)
+                match = search_bad(buf, pos)
+                bad_at = match.start() if match else len(buf)
+            if release is not None and release in piece:
+                tag, elements, repeats = split_released(piece, d)
+            elif repetition is not None and repetition in piece:
+                tag, elements, repeats = split_plain(piece, d)
+            else:  # the common case, inlined: no release, no repetition
+                elements = [p.split(component_sep) for p in piece.split(element_sep)]
+                tag = elements.pop(0)[0]
+                repeats = None
+            if tag in _SPECIAL_TAGS:
+                self._number = number
+                return (yield from self._special(buf, start, pos, tag, elements, repeats, eof))
+            number += 1
+            yield Segment(tag, elements, number, base + start, repeats)
+        self._number = number
+        return (seg_start if carry is not None else pos), False
+
+    def _byte_segments(
         self, buf: bytes, i: int, eof: bool
     ) -> Generator[Segment, None, tuple[int, bool]]:
-        """The hot loop. Returns (position, True) when the interchange state changed (UNA met
-        or UNZ passed) so that `_scan` takes over, or (position, False) at the end of `buf`."""
+        """The general path, one segment at a time: `bytes.find` for the terminator, one
+        decode per segment. Used when the region cannot be decoded in one go (bytes that do
+        not fit the charset, multi-byte UTF-8) and for the end of the stream."""
         d = self.delimiters
-        term = d.segment.encode("latin-1")
+        term = self._term
         release = ord(d.release) if d.release is not None else -1
         release_char = d.release.encode("latin-1") if d.release is not None else None
-        element_sep, component_sep, repetition = d.element, d.component, d.repetition
         codec = self.charset.codec
         base = self._base
         number = self._number
@@ -408,8 +665,8 @@ class Tokenizer:
             if piece.startswith(b"UNA"):
                 self._number = number
                 return start, True
+            self._number = number
             if bad_at < j:
-                self._number = number
                 text = self._checked_text(piece, base + start, codec, d)
                 match = search_bad(buf, j + 1)
                 bad_at = match.start() if match else len(buf)
@@ -417,42 +674,50 @@ class Tokenizer:
                 try:
                     text = piece.decode(codec)
                 except UnicodeDecodeError:
-                    self._number = number
                     text = self._checked_text(piece, base + start, codec, d)
             i = j + 1
             if release_char is not None and release_char in piece:
                 tag, elements, repeats = split_released(text, d)
-            elif repetition is not None and repetition in text:
+            else:
                 tag, elements, repeats = split_plain(text, d)
-            else:  # the common case, inlined: no release, no repetition
-                elements = [part.split(component_sep) for part in text.split(element_sep)]
-                tag = elements.pop(0)[0]
-                repeats = None
-            if tag == "UNB":
-                yield self._open_interchange(piece, base + start, elements)
-                return i, True
-            if tag == "UNO":  # a syntax 4 package: the object's raw bytes follow the segment
-                self._number = number
-                read = self._read_object(buf, i, elements, base + start, eof)
-                if read is None:
-                    return start, False
-                data, i = read
-                number += 1
-                yield Segment(tag, elements, number, base + start, repeats, data)
-                match = search_bad(buf, i)
-                bad_at = match.start() if match else len(buf)
-                continue
+            if tag in _SPECIAL_TAGS:
+                return (yield from self._special(buf, start, i, tag, elements, repeats, eof))
             number += 1
             yield Segment(tag, elements, number, base + start, repeats)
-            if tag == "UNZ":
-                self._number = number
-                self._outside = True
-                return i, True
         self._number = number
         if eof:
             yield from self._tail(buf, i)
             return len(buf), False
         return i, False
+
+    def _special(
+        self,
+        buf: bytes,
+        start: int,
+        end: int,
+        tag: str,
+        elements: Elements,
+        repeats: Repeats,
+        eof: bool,
+    ) -> Generator[Segment, None, tuple[int, bool]]:
+        """UNB, UNO and UNZ change what comes next: yield the segment, say where to resume.
+        `start` is the segment's position in `buf`, `end` just after its terminator."""
+        offset = self._base + start
+        if tag == "UNB":
+            yield self._open_interchange(buf[start : end - 1], offset, elements)
+            return end, True
+        if tag == "UNO":  # a syntax 4 package: the object's raw bytes follow the segment
+            object_read = self._read_object(buf, end, elements, offset, eof)
+            if object_read is None:
+                return start, False  # read on, then come back to this UNO
+            data, end = object_read
+            self._number += 1
+            yield Segment(tag, elements, self._number, offset, repeats, data)
+            return end, True
+        self._number += 1  # UNZ
+        self._outside = True
+        yield Segment(tag, elements, self._number, offset, repeats)
+        return end, True
 
     def _read_object(
         self, buf: bytes, i: int, elements: Elements, offset: int, eof: bool
@@ -526,7 +791,7 @@ class Tokenizer:
                 self._skip(buf, i, match.start())
                 self._enter(match.start())
                 return match.start()
-        keep = n if eof else max(i, n - 3)  # "UN" may continue in the next chunk
+        keep = n if eof else max(i, n - 9)  # a UNA or UNB may continue in the next chunk
         self._skip(buf, i, keep)
         return keep
 
@@ -639,7 +904,9 @@ class Tokenizer:
     def _set_patterns(self) -> None:
         d = self.delimiters
         service = d.component + d.element + d.segment + (d.release or "") + (d.repetition or "")
-        self._bad_bytes, self._bad_text = _invalid_patterns(self.charset, service)
+        self._bad_bytes, self._bad_text, self._allowed_bytes = _invalid_patterns(
+            self.charset, service
+        )
 
     # -- characters that do not fit -------------------------------------------------------
 
