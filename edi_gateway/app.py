@@ -64,6 +64,7 @@ class Gateway:
             "webhook": WebhookSender(),
         }
         self.outbox = Outbox(config, self.sessions, self.senders, clock=clock)
+        self.checkpointer = db.Checkpointer(self.engine)
         self.folder = FolderChannel(config, self.intake) if config.settings.folder.enabled else None
         self._started = False
         self._recovered = False
@@ -96,6 +97,7 @@ class Gateway:
         self.recover()
         self.worker.start(worker_threads)
         self.outbox.start()
+        self.checkpointer.start()
         if self.folder is not None:
             self.folder.start()
         log.info(
@@ -117,6 +119,7 @@ class Gateway:
         self.intake.close()
         self.worker.stop()
         self.outbox.stop()
+        self.checkpointer.stop()
         self.engine.dispose()
         log.info("gateway.stopped")
 
