@@ -97,7 +97,7 @@ def main() -> None:
     args = ap.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="edigw-bench-", dir=ROOT / "spool" if (ROOT / "spool").is_dir() else None))
-    creds = samples.write_sample_config(work / "gw")
+    creds = samples.write_sample_config(work / "gw", port=0)
     toml = work / "gw" / "gateway.toml"
     # the HTTP listener and intake in the gateway process, the pipeline in a worker process
     toml.write_text(toml.read_text().replace("threads = 1", "threads = 0").replace(

@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 from collections.abc import AsyncIterator
+from typing import Any
 
 import structlog
 from sqlalchemy import select
@@ -147,9 +148,12 @@ def serve(config: Config, host: str | None = None, port: int | None = None) -> N
     gateway = Gateway(config)
     listener = config.settings.http
     workers = WorkerProcesses(config, config.settings.worker.processes)
+    listeners = _side_listeners(gateway)
     try:
         gateway.recover()  # before any worker process may claim
         workers.start()
+        for side in listeners:
+            side.start()
         uvicorn.run(
             gateway.http_app(),
             host=host or listener.host,
@@ -160,7 +164,28 @@ def serve(config: Config, host: str | None = None, port: int | None = None) -> N
             lifespan="on",
         )
     finally:
+        for side in reversed(listeners):
+            side.stop()
         workers.stop()
+
+
+def _side_listeners(gateway: Gateway) -> list[Any]:
+    """Listeners beside the main HTTP API, each on its own port and thread."""
+    settings = gateway.config.settings
+    listeners: list[Any] = []
+    if settings.dashboard.enabled:
+        from edi_gateway.web.dashboard import DashboardListener
+
+        listeners.append(
+            DashboardListener(
+                gateway,
+                settings.dashboard.host,
+                settings.dashboard.port,
+                secure_cookies=settings.dashboard.secure_cookies,
+                session_hours=settings.dashboard.session_hours,
+            )
+        )
+    return listeners
 
 
 class WorkerProcesses:

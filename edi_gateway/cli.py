@@ -350,5 +350,13 @@ def _print(data: Any) -> None:
     click.echo(json.dumps(data, indent=2, default=str, ensure_ascii=False))
 
 
+def _attach_groups() -> None:
+    from edi_gateway.dashboard_cli import users
+
+    main.add_command(users)
+
+
+_attach_groups()
+
 if __name__ == "__main__":
     main()

@@ -133,6 +133,14 @@ class HttpListener(_Section):
     port: int = Field(default=8080, ge=0, le=65535)
 
 
+class DashboardSettings(_Section):
+    enabled: bool = True
+    host: str = "127.0.0.1"
+    port: int = Field(default=8081, ge=0, le=65535)
+    secure_cookies: bool | None = None  # None: Secure when the request came over TLS
+    session_hours: float = Field(default=12, gt=0, le=24 * 30)
+
+
 class FolderChannel(_Section):
     enabled: bool = True
     root: str = "folders"
@@ -198,6 +206,7 @@ class Gateway(_Section):
 class GatewaySettings(_Section):
     gateway: Gateway = Field(default_factory=Gateway)
     http: HttpListener = Field(default_factory=HttpListener)
+    dashboard: DashboardSettings = Field(default_factory=DashboardSettings)
     folder: FolderChannel = Field(default_factory=FolderChannel)
     limits: Limits = Field(default_factory=Limits)
     worker: WorkerSettings = Field(default_factory=WorkerSettings)

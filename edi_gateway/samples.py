@@ -91,6 +91,10 @@ log_level = "info"
 host = "127.0.0.1"
 port = {port}
 
+[dashboard]          # the operators' dashboard (users: edi-gateway users add NAME --role admin)
+host = "127.0.0.1"
+port = {dashboard_port}
+
 [folder]
 enabled = true
 root = "folders"
@@ -168,7 +172,12 @@ def write_sample_config(directory: Path, port: int = 8080) -> dict[str, dict[str
     directory.mkdir(parents=True, exist_ok=True)
     (directory / "partners").mkdir(exist_ok=True)
     (directory / "gateway.toml").write_text(
-        GATEWAY_TOML.format(gw_id=GATEWAY_EDIFACT_ID[0], gw_q=GATEWAY_EDIFACT_ID[1], port=port)
+        GATEWAY_TOML.format(
+            gw_id=GATEWAY_EDIFACT_ID[0],
+            gw_q=GATEWAY_EDIFACT_ID[1],
+            port=port,
+            dashboard_port=port + 1 if port else 0,
+        )
     )
     creds: dict[str, dict[str, str]] = {}
     for p in (*INSTITUTIONS, *SUPPLIERS):

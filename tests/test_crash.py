@@ -130,7 +130,7 @@ def verify(db_url: str, accepted: dict[str, str]) -> None:
 @pytest.fixture
 def setup(tmp_path: Path) -> tuple[Path, dict, str]:
     directory = tmp_path / "gw"
-    creds = samples.write_sample_config(directory)
+    creds = samples.write_sample_config(directory, port=0)
     return directory / "gateway.toml", creds, f"sqlite:///{directory / 'data' / 'gateway.db'}"
 
 

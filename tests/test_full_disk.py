@@ -46,7 +46,7 @@ def big_batch(tag: str) -> bytes:
 
 def test_full_spool_gives_503_and_accepts_nothing_then_recovers(small_spool: Path, tmp_path: Path) -> None:
     directory = tmp_path / "gw"
-    creds = samples.write_sample_config(directory)
+    creds = samples.write_sample_config(directory, port=0)
     toml = directory / "gateway.toml"
     toml.write_text(toml.read_text().replace('data_dir = "data"', f'data_dir = "data"\nspool_dir = "{small_spool}"'))
     gateway = Gateway(load(toml, f"sqlite:///{tmp_path / 'gw.db'}"))

@@ -19,7 +19,8 @@ def reprocess(
         ic = s.get(Interchange, interchange_id)
         if ic is None:
             raise LookupError(f"no interchange {interchange_id}")
-        if InterchangeState(ic.state) not in TERMINAL:
+        before = ic.state
+        if InterchangeState(before) not in TERMINAL:
             raise LookupError(
                 f"interchange {interchange_id} is {ic.state}, not finished; nothing to do"
             )
@@ -36,6 +37,6 @@ def reprocess(
                 interchange_id=interchange_id,
                 actor=actor,
                 type="reprocess",
-                detail={"from": ic.state},
+                detail={"from": before},
             )
         )

@@ -1,0 +1,194 @@
+"""Interface text in English and Korean. The language follows the browser's Accept-Language
+unless the operator picked one with the switch (a cookie)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+LANGUAGES = ("en", "ko")
+LANGUAGE_NAMES = {"en": "English", "ko": "한국어"}
+COOKIE = "edigw_lang"
+
+# English text is the key's own text unless given here; Korean for every key.
+_KO: dict[str, str] = {
+    "EDI Gateway": "EDI 게이트웨이",
+    "Operators' dashboard": "운영자 대시보드",
+    "Overview": "개요",
+    "Messages": "메시지",
+    "Partners": "거래처",
+    "Queues": "대기열",
+    "Audit trail": "감사 기록",
+    "Operators": "운영자",
+    "Sign in": "로그인",
+    "Sign out": "로그아웃",
+    "Username": "사용자 이름",
+    "Password": "비밀번호",
+    "Signed in as": "로그인 사용자",
+    "The username or password is wrong.": "사용자 이름 또는 비밀번호가 올바르지 않습니다.",
+    "Too many failed attempts; try again in {seconds} seconds.": (
+        "로그인 실패가 너무 많습니다. {seconds}초 후에 다시 시도하십시오."
+    ),
+    "The form expired; please try again.": "양식이 만료되었습니다. 다시 시도하십시오.",
+    "Last hour": "최근 1시간",
+    "Last 24 hours": "최근 24시간",
+    "Throughput (interchanges per hour)": "처리량 (시간당 교환 건수)",
+    "Receive-to-queued latency (seconds, median and 95th percentile)": (
+        "수신부터 대기열 등록까지 지연 (초, 중앙값과 95 백분위수)"
+    ),
+    "Errors by partner (24 h)": "거래처별 오류 (24시간)",
+    "Overdue acknowledgements": "지연된 응답 확인",
+    "Queue depths": "대기열 깊이",
+    "Dead letters": "배달 불능 메시지",
+    "Certificate expiries": "인증서 만료",
+    "No data yet": "아직 데이터가 없습니다",
+    "Nothing overdue": "지연된 항목이 없습니다",
+    "Refreshes every {seconds} s": "{seconds}초마다 새로 고침",
+    "Time": "시각",
+    "From": "시작",
+    "To": "종료",
+    "Partner": "거래처",
+    "Channel": "채널",
+    "Direction": "방향",
+    "Kind": "문서 종류",
+    "Standard": "표준",
+    "State": "상태",
+    "Search": "검색",
+    "Business number, control reference or Message-ID": "업무 번호, 제어 참조 번호 또는 Message-ID",
+    "Filter": "필터",
+    "Clear": "초기화",
+    "Any": "전체",
+    "Received": "수신 시각",
+    "Documents": "문서",
+    "Findings": "검증 결과",
+    "Older": "이전 항목",
+    "Newest": "최신 항목",
+    "No messages match.": "조건에 맞는 메시지가 없습니다.",
+    "Reprocess selected": "선택 항목 재처리",
+    "Reprocess": "재처리",
+    "Resend": "재전송",
+    "Download raw": "원본 다운로드",
+    "Timeline": "처리 이력",
+    "Transport": "전송 정보",
+    "Raw payload": "원본 데이터",
+    "Canonical document": "표준 문서",
+    "Acknowledgements": "응답 확인",
+    "Actions": "작업",
+    "Size": "크기",
+    "File name": "파일 이름",
+    "Control reference": "제어 참조 번호",
+    "Format": "형식",
+    "Attempts": "시도 횟수",
+    "Finished": "완료 시각",
+    "Actor": "수행자",
+    "Event": "이벤트",
+    "Detail": "상세",
+    "Code": "코드",
+    "Severity": "심각도",
+    "Location": "위치",
+    "Text": "설명",
+    "Route": "경로",
+    "Queued for reprocessing.": "재처리 대기열에 등록했습니다.",
+    "{count} message(s) queued for reprocessing.": "{count}건을 재처리 대기열에 등록했습니다.",
+    "Acknowledgement queued for resending.": "응답 확인을 재전송 대기열에 등록했습니다.",
+    "{count} dead letter(s) requeued.": "배달 불능 메시지 {count}건을 다시 대기열에 넣었습니다.",
+    "Your role does not allow this.": "권한이 없습니다.",
+    "Not found.": "찾을 수 없습니다.",
+    "Name": "이름",
+    "Role": "역할",
+    "Identifiers": "식별자",
+    "Last seen": "최근 수신",
+    "Volume (24 h)": "건수 (24시간)",
+    "Error rate": "오류율",
+    "Certificate expiry": "인증서 만료일",
+    "Enabled": "사용",
+    "Disabled": "사용 안 함",
+    "Queue": "대기열",
+    "Visible": "대기",
+    "In flight": "처리 중",
+    "Oldest": "가장 오래된 항목",
+    "Done": "완료",
+    "Requeue dead letters": "배달 불능 메시지 재등록",
+    "Requeue selected": "선택 항목 재등록",
+    "Action": "작업",
+    "Target": "대상",
+    "Outcome": "결과",
+    "Address": "주소",
+    "Add operator": "운영자 추가",
+    "Disable": "사용 중지",
+    "Enable": "사용",
+    "Set password": "비밀번호 설정",
+    "Change role": "역할 변경",
+    "Display name": "표시 이름",
+    "Last sign-in": "최근 로그인",
+    "Language": "언어",
+    "none": "없음",
+    "yes": "예",
+    "no": "아니요",
+    "Payload shown up to {limit}; download the raw bytes for the rest.": (
+        "{limit}까지만 표시합니다. 나머지는 원본을 다운로드하십시오."
+    ),
+    "The raw payload is missing from the spool.": "스풀에 원본 데이터가 없습니다.",
+    "not configured": "설정 안 됨",
+    "expired": "만료됨",
+    "days left": "일 남음",
+    "Total": "합계",
+    "Failed": "실패",
+    "Pending": "대기 중",
+    "age": "경과",
+    "Messages in the dead state": "dead 상태의 메시지",
+    "Queue items in dead letters": "배달 불능 대기열 항목",
+    "received": "수신됨",
+    "processing": "처리 중",
+    "done": "완료",
+    "rejected": "거부됨",
+    "duplicate": "중복",
+    "dead": "중단됨",
+    "sealed": "봉인됨",
+    "in": "수신",
+    "out": "송신",
+    "order": "주문서",
+    "invoice": "송장",
+    "tender": "입찰서",
+    "median": "중앙값",
+    "p95": "95 백분위수",
+    "Older entries": "이전 기록",
+    "No entries.": "기록이 없습니다.",
+    "This page needs the admin role.": "이 페이지는 관리자 권한이 필요합니다.",
+    "Operator saved.": "운영자 정보를 저장했습니다.",
+    "messages": "건",
+    "min": "분",
+    "Received (UTC)": "수신 시각 (UTC)",
+}
+
+CATALOGUES: dict[str, dict[str, str]] = {"en": {}, "ko": _KO}
+
+
+def negotiate(accept_language: str | None, chosen: str | None) -> str:
+    """The operator's explicit choice, else the first supported language in Accept-Language
+    by quality, else English."""
+    if chosen in LANGUAGES:
+        return chosen
+    ranked: list[tuple[float, int, str]] = []
+    for i, part in enumerate((accept_language or "").split(",")):
+        tag, _, params = part.strip().partition(";")
+        q = 1.0
+        if params.strip().startswith("q="):
+            try:
+                q = float(params.strip()[2:])
+            except ValueError:
+                q = 0.0
+        ranked.append((-q, i, tag.strip().lower().split("-")[0]))
+    for neg_q, _, lang in sorted(ranked):
+        if neg_q < 0 and lang in LANGUAGES:
+            return lang
+    return "en"
+
+
+def translator(lang: str) -> Callable[..., str]:
+    catalogue = CATALOGUES.get(lang, {})
+
+    def gettext(text: str, **values: object) -> str:
+        out = catalogue.get(text, text)
+        return out.format(**values) if values else out
+
+    return gettext
