@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import secrets
 import threading
 import time
 from pathlib import Path
@@ -28,6 +29,8 @@ def run_demo(directory: Path, port: int, exit_after_traffic: bool) -> int:
     creds = json.loads((directory / "credentials.json").read_text())
     config = load(directory / "gateway.toml")
     gateway = Gateway(config)
+    operator = _demo_operator(gateway, directory)
+    dashboard = _dashboard(gateway, port + 1)
     server = uvicorn.Server(
         uvicorn.Config(
             gateway.http_app(),
@@ -53,7 +56,13 @@ def run_demo(directory: Path, port: int, exit_after_traffic: bool) -> int:
 
     threading.Thread(target=traffic, name="demo-traffic", daemon=True).start()
     click.echo(f"edi-gateway listening on http://127.0.0.1:{port} (Ctrl-C stops it)")
-    server.run()
+    if dashboard is not None:
+        click.echo(f"dashboard: {dashboard.url}  (sign in as {operator[0]} / {operator[1]})")
+    try:
+        server.run()
+    finally:
+        if dashboard is not None:
+            dashboard.stop()
     if "error" in result:
         click.echo(f"demo traffic failed: {result['error']}", err=True)
         return 1
@@ -153,3 +162,31 @@ def _send_traffic(base: str, creds: dict[str, dict[str, str]], folder_root: Path
             f"try: curl -s {base}/metrics | grep edigw_ ; edi-gateway -c <dir>/gateway.toml messages list"
         )
     return {"receipts": receipts, "states": states}
+
+
+def _demo_operator(gateway: Any, directory: Path) -> tuple[str, str]:
+    """An admin for the dashboard, created once; its password is kept with the credentials."""
+    from edi_gateway.store.operators import Role
+    from edi_gateway.web.dashboard import accounts
+
+    path = directory / "operator.json"
+    if path.exists():
+        saved = json.loads(path.read_text())
+        return saved["username"], saved["password"]
+    password = secrets.token_urlsafe(12)
+    accounts.add(gateway.sessions, "admin", password, Role.ADMIN, "demo", gateway.clock())
+    path.touch(mode=0o600)
+    path.write_text(json.dumps({"username": "admin", "password": password}) + "\n")
+    return "admin", password
+
+
+def _dashboard(gateway: Any, port: int) -> Any:
+    from edi_gateway.web.dashboard import DashboardListener, DashboardUnavailable
+
+    try:
+        listener = DashboardListener(gateway, "127.0.0.1", port)
+        listener.start()
+    except DashboardUnavailable as exc:
+        click.echo(f"(no dashboard: {exc})", err=True)
+        return None
+    return listener

@@ -11,7 +11,7 @@ import structlog
 def configure(level: str = "info", json: bool = True) -> None:
     lvl = getattr(logging, level.upper(), logging.INFO)
     logging.basicConfig(format="%(message)s", stream=sys.stderr, level=lvl)
-    for chatty in ("httpx", "httpcore", "asyncssh", "mail.log"):
+    for chatty in ("httpx", "httpcore", "asyncssh", "mail.log", "alembic"):
         logging.getLogger(chatty).setLevel(max(lvl, logging.WARNING))
     renderer: structlog.typing.Processor = (
         structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer(colors=False)
