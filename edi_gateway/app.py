@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import dataclasses
 import signal
 import subprocess
 import sys
@@ -13,20 +14,26 @@ from typing import Any
 import structlog
 from sqlalchemy import select
 from starlette.applications import Starlette
+from starlette.routing import Mount
 
 from edi_gateway.acks.outbox import AckSender, Outbox
 from edi_gateway.acks.senders import FolderSender, NoSender, PullSender, WebhookSender
 from edi_gateway.channels.folder import FolderChannel
 from edi_gateway.config import Config
 from edi_gateway.formats.base import Registry
+from edi_gateway.formats.edifact.directory import DEFAULT_SCHEMAS, DirectoryCatalog
+from edi_gateway.formats.edifact.format import EdifactFormat, EdifactFormatSettings
 from edi_gateway.formats.json.format import JsonFormat
 from edi_gateway.formats.xml import XmlFormat, XmlLimits, XmlSettings
 from edi_gateway.intake import Clock, Intake, utcnow
+from edi_gateway.mapping import translate_message
 from edi_gateway.pipeline.worker import Worker
 from edi_gateway.queues import Queues
 from edi_gateway.spool import Spool
 from edi_gateway.store import db
 from edi_gateway.store.tables import PartnerRow
+from edi_gateway.tendering import calls
+from edi_gateway.tendering.wiring import Tendering
 
 log = structlog.get_logger("edi_gateway.app")
 
@@ -39,7 +46,11 @@ def default_registry(config: Config) -> Registry:
             limits=XmlLimits(max_bytes=config.settings.limits.max_submission_bytes),
         )
     )
-    return Registry([JsonFormat(), xml])
+    settings = EdifactFormatSettings.from_config(config, translator=translate_message)
+    # the shipped directories first, then those the operator imported (directory import)
+    catalog = DirectoryCatalog([DEFAULT_SCHEMAS, config.data_dir / "schemas" / "edifact"])
+    edifact = EdifactFormat(dataclasses.replace(settings, catalog=catalog))
+    return Registry([JsonFormat(), xml, edifact])
 
 
 class Gateway:
@@ -56,7 +67,14 @@ class Gateway:
         self.spool = Spool(config.spool_dir)
         self.registry = default_registry(config)
         self.worker = Worker(config, self.sessions, self.spool, self.registry, clock=clock)
-        self.intake = Intake(self.spool, self.sessions, clock=clock, on_commit=self.worker.wake.set)
+        self.tendering = Tendering.build(self)  # the sealer must exist before intake
+        self.intake = Intake(
+            self.spool,
+            self.sessions,
+            clock=clock,
+            on_commit=self._committed,
+            sealer=self.tendering.sealer,
+        )
         self.queues = Queues(self.sessions, config.settings.queues, clock=clock)
         self.senders: dict[str, AckSender] = {
             "http": PullSender(),
@@ -82,6 +100,11 @@ class Gateway:
                 else:
                     row.name, row.role, row.enabled = p.name, p.role.value, p.enabled
 
+    def _committed(self) -> None:
+        """After each intake commit: wake whoever has new work."""
+        self.worker.wake.set()
+        self.tendering.wake()
+
     def recover(self) -> None:
         """Single-node start-up: clear what a killed run left half-done (never acknowledged)."""
         if self._recovered:
@@ -98,6 +121,7 @@ class Gateway:
         self.recover()
         self.worker.start(worker_threads)
         self.outbox.start()
+        self.tendering.start()
         self.checkpointer.start()
         if self.folder is not None:
             self.folder.start()
@@ -120,6 +144,7 @@ class Gateway:
         self.intake.close()
         self.worker.stop()
         self.outbox.stop()
+        self.tendering.stop()
         self.checkpointer.stop()
         self.engine.dispose()
         log.info("gateway.stopped")
@@ -135,7 +160,9 @@ class Gateway:
             finally:
                 self.stop()
 
-        app = Starlette(routes=routes, lifespan=lifespan)
+        app = Starlette(
+            routes=[*routes, Mount("/api/v1/calls", routes=calls.routes(self))], lifespan=lifespan
+        )
         app.state.gateway = self
         return app
 

@@ -242,6 +242,18 @@ def queues(c: Ctx) -> None:
         )
 
 
+@main.command()
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def inspect(file: Path) -> None:
+    """Print an EDIFACT interchange as a tree of groups and segments, with element names from
+    the directory and the findings inline."""
+    from edi_gateway.formats.edifact.inspect import lines
+
+    with file.open("rb") as fh:
+        for line in lines(fh):
+            click.echo(line)
+
+
 @main.group()
 def directory() -> None:
     """UN/EDIFACT directories the gateway validates against."""
@@ -352,8 +364,10 @@ def _print(data: Any) -> None:
 
 def _attach_groups() -> None:
     from edi_gateway.dashboard_cli import users
+    from edi_gateway.tendering.cli import audit, tenders
 
-    main.add_command(users)
+    for group in (users, tenders, audit):
+        main.add_command(group)
 
 
 _attach_groups()

@@ -316,10 +316,16 @@ class Worker:
                         )
                     )
                 queued[c.id] = 0
+                # a defect only known at the end (a wrong UNZ count...) rejects everything
+                rejected = _final_state(r) == InterchangeState.REJECTED
                 for table, rows in spill.chunks():
                     if table == "queue_items":
-                        rows = [q for q in rows if q["document_id"] not in already]
+                        rows = (
+                            [] if rejected else [q for q in rows if q["document_id"] not in already]
+                        )
                         queued[c.id] += len(rows)
+                    elif table == "documents" and rejected:
+                        rows = [_unrouted(d) for d in rows]
                     if rows:
                         s.execute(insert(_TABLES[table]), rows)
                 if r.findings:
@@ -373,6 +379,12 @@ class Worker:
                 "acks": [a.kind for a in r.acks],
             },
         }
+
+
+def _unrouted(row: dict[str, Any]) -> dict[str, Any]:
+    if row["state"] != DocumentState.ROUTED:
+        return row
+    return {**row, "state": DocumentState.VALID, "queue": None}
 
 
 _TABLES: dict[str, type] = {

@@ -8,6 +8,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
+import orjson
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -30,7 +31,19 @@ def make_engine(url: str) -> Engine:
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
     if url.startswith("sqlite"):
         return _sqlite_engine(url)
-    return create_engine(url, pool_size=20, max_overflow=20, pool_pre_ping=True)
+    return create_engine(
+        url,
+        pool_size=20,
+        max_overflow=20,
+        pool_pre_ping=True,
+        json_serializer=_json_dumps,
+        json_deserializer=orjson.loads,
+    )
+
+
+def _json_dumps(value: Any) -> str:
+    """JSON columns hold canonical documents: orjson encodes them several times faster."""
+    return orjson.dumps(value, default=str, option=orjson.OPT_NON_STR_KEYS).decode()
 
 
 class WriterLock:
@@ -67,7 +80,11 @@ def _sqlite_engine(url: str) -> Engine:
     if on_disk:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(
-        url, connect_args={"check_same_thread": False, "timeout": 30}, pool_size=20
+        url,
+        connect_args={"check_same_thread": False, "timeout": 30},
+        pool_size=20,
+        json_serializer=_json_dumps,
+        json_deserializer=orjson.loads,
     )
     writer = WriterLock(path + ".writer-lock" if on_disk else None)
 

@@ -196,6 +196,9 @@ class Event(Base):
     actor: Mapped[str] = mapped_column(String(64))
     type: Mapped[str] = mapped_column(String(32))
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # the tamper-evident chain, filled in by the notary (edi_gateway.audit), migration 0005
+    chain_seq: Mapped[int | None] = mapped_column(BigInteger, index=True, unique=True)
+    chain_hash: Mapped[str | None] = mapped_column(String(64))
 
 
 class QueueItem(Base):

@@ -1,0 +1,285 @@
+"""Calls for tenders: registration (API, CLI, UBL CallForTenders), withdrawals, and the
+metadata views. Registration makes the call's keys and returns each officer's share once;
+the gateway keeps none of them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+import structlog
+from lxml import etree
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from edi_gateway.formats.xml.detect import CBC_NS
+from edi_gateway.formats.xml.parse import XmlLimits, parse_bytes
+from edi_gateway.intake import Clock
+from edi_gateway.model import new_id
+from edi_gateway.store.tables import Event
+from edi_gateway.store.tendering import CallState, TenderCall, TenderSubmission, TenderWithdrawal
+from edi_gateway.tendering import keys
+from edi_gateway.tendering.common import DeadlinePassed, TenderingRefused, UnknownCall
+
+log = structlog.get_logger("edi_gateway.tendering.calls")
+
+CFT_NS = "urn:oasis:names:specification:ubl:schema:xsd:CallForTenders-2"
+CAC_NS = "urn:oasis:names:specification:ubl:schema:xsd:CommonAggregateComponents-2"
+
+
+@dataclass(frozen=True)
+class CallSpec:
+    procedure_id: str
+    institution_id: str
+    deadline: dt.datetime
+    opening_at: dt.datetime
+    officers: list[str]
+    threshold: int
+    title: str | None = None
+    lots: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Registered:
+    call_id: str
+    procedure_id: str
+    key_id: str
+    shares: dict[str, str]  # officer -> share: hand each to its officer, then forget
+
+
+def register_call(
+    sessions: sessionmaker[Session], clock: Clock, spec: CallSpec, actor: str
+) -> Registered:
+    _check(spec, clock())
+    call_id = new_id()
+    made = keys.create_call_keys(call_id, spec.threshold, len(spec.officers))
+    now = clock()
+    try:
+        with sessions.begin() as s:
+            s.add(
+                TenderCall(
+                    id=call_id,
+                    procedure_id=spec.procedure_id,
+                    institution_id=spec.institution_id,
+                    title=spec.title,
+                    lots=list(spec.lots),
+                    deadline=spec.deadline,
+                    opening_at=spec.opening_at,
+                    officers=list(spec.officers),
+                    threshold=spec.threshold,
+                    key_id=made.key_id,
+                    public_key=made.public_key,
+                    wrapped_key=made.wrapped_key,
+                    state=CallState.OPEN,
+                    created_at=now,
+                )
+            )
+            s.add(
+                Event(
+                    at=now,
+                    actor=actor[:64],
+                    type="call-registered",
+                    detail={
+                        "procedure_id": spec.procedure_id,
+                        "institution_id": spec.institution_id,
+                        "deadline": spec.deadline.isoformat(),
+                        "opening_at": spec.opening_at.isoformat(),
+                        "officers": len(spec.officers),
+                        "threshold": spec.threshold,
+                        "key_id": made.key_id,
+                    },
+                )
+            )
+    except IntegrityError:
+        raise TenderingRefused(f"procedure {spec.procedure_id!r} is already registered") from None
+    log.info("tendering.call_registered", procedure_id=spec.procedure_id, key_id=made.key_id)
+    return Registered(
+        call_id, spec.procedure_id, made.key_id, dict(zip(spec.officers, made.shares, strict=True))
+    )
+
+
+def _check(spec: CallSpec, now: dt.datetime) -> None:
+    problems = []
+    if not spec.procedure_id.strip() or len(spec.procedure_id) > 64:
+        problems.append("the procedure id must have 1 to 64 characters")
+    for name, value in (("deadline", spec.deadline), ("opening time", spec.opening_at)):
+        if value.tzinfo is None:
+            problems.append(f"the {name} needs a time zone (e.g. 2026-12-01T12:00:00Z)")
+    if not problems:
+        if spec.deadline <= now:
+            problems.append(f"the deadline {spec.deadline.isoformat()} is already past")
+        if spec.opening_at < spec.deadline:
+            problems.append("the opening time must not be before the deadline")
+    names = [o.strip() for o in spec.officers]
+    if not names or any(not n for n in names) or len(set(names)) != len(names):
+        problems.append("name each opening officer once")
+    if not 1 <= spec.threshold <= len(names):
+        problems.append(f"the quorum must be between 1 and {len(names)} officers")
+    if problems:
+        raise TenderingRefused("; ".join(problems))
+
+
+# -- UBL CallForTenders ---------------------------------------------------------------------
+
+
+def spec_from_ubl(xml: bytes, institution_id: str, officers: list[str], threshold: int) -> CallSpec:
+    """A call from a UBL 2.x CallForTenders: ContractFolderID, ProcurementProject/Name, the
+    lots, TenderingProcess/TenderSubmissionDeadlinePeriod (EndDate, EndTime) and
+    TenderingProcess/OpenTenderEvent (OccurrenceDate, OccurrenceTime). Times without a zone
+    are UTC. The officers are not in the document: the institution names them."""
+    parsed = parse_bytes(xml, XmlLimits())
+    root = parsed.root
+    if root is None or etree.QName(root).text != f"{{{CFT_NS}}}CallForTenders":
+        raise TenderingRefused("not a UBL CallForTenders document")
+    ns = {"cbc": CBC_NS, "cac": CAC_NS}
+
+    def text(path: str) -> str | None:
+        value = root.findtext(path, namespaces=ns)
+        return value.strip() if value and value.strip() else None
+
+    procedure = text("cbc:ContractFolderID")
+    process = "cac:TenderingProcess/"
+    deadline = _ubl_time(
+        text(process + "cac:TenderSubmissionDeadlinePeriod/cbc:EndDate"),
+        text(process + "cac:TenderSubmissionDeadlinePeriod/cbc:EndTime"),
+    )
+    opening = _ubl_time(
+        text(process + "cac:OpenTenderEvent/cbc:OccurrenceDate"),
+        text(process + "cac:OpenTenderEvent/cbc:OccurrenceTime"),
+    )
+    if procedure is None or deadline is None:
+        raise TenderingRefused(
+            "the CallForTenders needs a ContractFolderID and a TenderSubmissionDeadlinePeriod"
+        )
+    lots = [
+        (e.text or "").strip()
+        for e in root.iterfind("cac:ProcurementProjectLot/cbc:ID", namespaces=ns)
+        if (e.text or "").strip()
+    ]
+    return CallSpec(
+        procedure_id=procedure,
+        institution_id=institution_id,
+        deadline=deadline,
+        opening_at=opening or deadline,
+        officers=officers,
+        threshold=threshold,
+        title=text("cac:ProcurementProject/cbc:Name"),
+        lots=lots,
+    )
+
+
+def register_from_ubl(
+    sessions: sessionmaker[Session],
+    clock: Clock,
+    xml: bytes,
+    institution_id: str,
+    officers: list[str],
+    threshold: int,
+    actor: str,
+) -> Registered:
+    """For the pipeline: register the call a UBL CallForTenders describes. The caller must
+    deliver the returned shares to the officers (and nowhere else)."""
+    return register_call(
+        sessions, clock, spec_from_ubl(xml, institution_id, officers, threshold), actor
+    )
+
+
+def _ubl_time(date: str | None, time: str | None) -> dt.datetime | None:
+    if date is None:
+        return None
+    try:
+        value = dt.datetime.fromisoformat(f"{date}T{(time or '00:00:00').replace('Z', '+00:00')}")
+    except ValueError:
+        raise TenderingRefused(f"not a date and time: {date} {time or ''}".strip()) from None
+    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+
+
+# -- withdrawals and views ------------------------------------------------------------------
+
+
+def find_call(s: Session, procedure_id: str) -> TenderCall:
+    call = s.scalar(select(TenderCall).where(TenderCall.procedure_id == procedure_id))
+    if call is None:
+        raise UnknownCall(f"no call for tenders has the procedure id {procedure_id!r}")
+    return call
+
+
+def withdraw(
+    sessions: sessionmaker[Session], clock: Clock, procedure_id: str, tenderer: str, actor: str
+) -> dt.datetime:
+    """Withdraw the tenderer's tender(s) for the call; allowed up to the deadline."""
+    with sessions.begin() as s:
+        call = find_call(s, procedure_id)
+        now = clock()
+        if now > call.deadline:
+            raise DeadlinePassed(
+                f"the deadline {call.deadline.isoformat()} has passed ({now.isoformat()}); "
+                "the tender can no longer be withdrawn"
+            )
+        s.add(TenderWithdrawal(call_id=call.id, tenderer=tenderer, at=now, actor=actor[:64]))
+        s.add(
+            Event(
+                at=now,
+                actor=actor[:64],
+                type="tender-withdrawn",
+                detail={"procedure_id": procedure_id, "tenderer": tenderer},
+            )
+        )
+    return now
+
+
+def call_summary(call: TenderCall) -> dict[str, Any]:
+    return {
+        "procedure_id": call.procedure_id,
+        "institution_id": call.institution_id,
+        "title": call.title,
+        "lots": call.lots,
+        "deadline": call.deadline.isoformat(),
+        "opening_at": call.opening_at.isoformat(),
+        "officers": call.officers,
+        "threshold": call.threshold,
+        "key_id": call.key_id,
+        "state": call.state,
+        "opened_at": call.opened_at.isoformat() if call.opened_at else None,
+    }
+
+
+def list_calls(reads: sessionmaker[Session]) -> list[dict[str, Any]]:
+    with reads() as s:
+        return [
+            call_summary(c) for c in s.scalars(select(TenderCall).order_by(TenderCall.deadline))
+        ]
+
+
+def submissions(
+    reads: sessionmaker[Session], procedure_id: str, tenderer: str | None = None
+) -> list[dict[str, Any]]:
+    """Metadata only: who, when, how big, which hash, what became of it."""
+    with reads() as s:
+        call = find_call(s, procedure_id)
+        q = select(TenderSubmission).where(TenderSubmission.call_id == call.id)
+        if tenderer is not None:
+            q = q.where(TenderSubmission.tenderer == tenderer)
+        return [
+            {
+                "receipt_id": t.interchange_id,
+                "tenderer": t.tenderer,
+                "received_at": t.received_at.isoformat(),
+                "size": t.size,
+                "sha256": t.sha256,
+                "status": t.status,
+                "outcome": t.outcome,
+            }
+            for t in s.scalars(q.order_by(TenderSubmission.received_at))
+        ]
+
+
+def routes(gateway: Any) -> list[Any]:
+    """The REST routes for calls (see `edi_gateway.tendering.api`), to mount under
+    /api/v1/calls."""
+    from edi_gateway.tendering.api import routes as build
+
+    return build(gateway)
