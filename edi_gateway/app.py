@@ -82,6 +82,7 @@ class Gateway:
             "folder": FolderSender(config.folder_root),
             "webhook": WebhookSender(),
         }
+        self.channels = self._channels()
         self.outbox = Outbox(config, self.sessions, self.senders, clock=clock)
         self.checkpointer = db.Checkpointer(self.engine)
         self.folder = FolderChannel(config, self.intake) if config.settings.folder.enabled else None
@@ -99,6 +100,27 @@ class Gateway:
                     s.add(PartnerRow(id=p.id, name=p.name, role=p.role.value, enabled=p.enabled))
                 else:
                     row.name, row.role, row.enabled = p.name, p.role.value, p.enabled
+
+    def _channels(self) -> list[Any]:
+        """The mail and SFTP channel adapters the configuration enables, and their senders."""
+        from edi_gateway.acks.mail_sender import MailSender
+        from edi_gateway.acks.sftp_sender import SftpSender
+        from edi_gateway.channels.imap import ImapPoller
+        from edi_gateway.channels.sftp import SftpChannel
+        from edi_gateway.channels.smtp import SmtpChannel
+
+        s, config = self.config.settings, self.config
+        self.senders["sftp"] = SftpSender((config.data_dir / s.sftp.root).resolve())
+        if s.mail_relay is not None:
+            self.senders["email"] = MailSender(self.sessions, s.mail_relay)
+        channels: list[Any] = []
+        if s.sftp.enabled:
+            channels.append(SftpChannel(config, self.intake, self.sessions, s.sftp))
+        if s.smtp.enabled:
+            channels.append(SmtpChannel(config, self.intake, self.sessions, s.smtp))
+        if s.imap.enabled:
+            channels.append(ImapPoller(config, self.intake, self.sessions, s.imap))
+        return channels
 
     def _committed(self) -> None:
         """After each intake commit: wake whoever has new work."""
@@ -122,6 +144,8 @@ class Gateway:
         self.worker.start(worker_threads)
         self.outbox.start()
         self.tendering.start()
+        for channel in self.channels:
+            channel.start()
         self.checkpointer.start()
         if self.folder is not None:
             self.folder.start()
@@ -141,6 +165,8 @@ class Gateway:
         self._started = False
         if self.folder is not None:
             self.folder.stop()
+        for channel in reversed(self.channels):
+            channel.stop()
         self.intake.close()
         self.worker.stop()
         self.outbox.stop()

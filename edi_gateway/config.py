@@ -18,6 +18,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from edi_gateway.channel_settings import ImapSettings, MailRelay, SftpListener, SmtpListener
 from edi_gateway.model import DocumentKind, Identifier
 
 
@@ -207,6 +208,10 @@ class GatewaySettings(_Section):
     gateway: Gateway = Field(default_factory=Gateway)
     http: HttpListener = Field(default_factory=HttpListener)
     dashboard: DashboardSettings = Field(default_factory=DashboardSettings)
+    sftp: SftpListener = Field(default_factory=SftpListener)
+    smtp: SmtpListener = Field(default_factory=SmtpListener)
+    imap: ImapSettings = Field(default_factory=ImapSettings)
+    mail_relay: MailRelay | None = None
     folder: FolderChannel = Field(default_factory=FolderChannel)
     limits: Limits = Field(default_factory=Limits)
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
@@ -336,6 +341,20 @@ def _check_references(path: Path, settings: GatewaySettings, partners: dict[str,
                 raise ConfigError(
                     path, f"routes.{i}.{attr}", f"expected a known partner id, found {value!r}"
                 )
+    for i, box in enumerate(settings.smtp.mailboxes):
+        if box.institution not in partners:
+            raise ConfigError(
+                path,
+                f"smtp.mailboxes.{i}.institution",
+                f"expected a known partner id, found {box.institution!r}",
+            )
+    for i, account in enumerate(settings.imap.accounts):
+        if account.institution not in partners:
+            raise ConfigError(
+                path,
+                f"imap.accounts.{i}.institution",
+                f"expected a known partner id, found {account.institution!r}",
+            )
     seen: dict[str, str] = {}
     for p in partners.values():
         for t in [*p.api_tokens, *p.backoffice.tokens]:

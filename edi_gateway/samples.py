@@ -95,6 +95,22 @@ port = {port}
 host = "127.0.0.1"
 port = {dashboard_port}
 
+[sftp]               # partners upload into inbox/ and fetch acks from outbox/ (public keys)
+enabled = false
+port = 2222
+
+[smtp]               # procurement mailboxes (STARTTLS; AUTH for partners with credentials)
+enabled = false
+port = 2525
+# [[smtp.mailboxes]]
+# address = "invoices@moe.example"
+# institution = "moe"
+# kind = "invoice"
+
+# [mail_relay]       # where reply mails with acknowledgements are handed over
+# host = "127.0.0.1"
+# port = 25
+
 [folder]
 enabled = true
 root = "folders"

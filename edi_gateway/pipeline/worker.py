@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 import structlog
 from sqlalchemy import delete, insert, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
@@ -320,12 +321,13 @@ class Worker:
                 rejected = _final_state(r) == InterchangeState.REJECTED
                 for table, rows in spill.chunks():
                     if table == "queue_items":
-                        rows = (
-                            [] if rejected else [q for q in rows if q["document_id"] not in already]
-                        )
+                        wanted = [] if rejected else rows
+                        rows = [
+                            _embed_document(q) for q in wanted if q["document_id"] not in already
+                        ]
                         queued[c.id] += len(rows)
-                    elif table == "documents" and rejected:
-                        rows = [_unrouted(d) for d in rows]
+                    elif table == "documents":
+                        rows = [_embed_canonical(_unrouted(d) if rejected else d) for d in rows]
                     if rows:
                         s.execute(insert(_TABLES[table]), rows)
                 if r.findings:
@@ -381,6 +383,17 @@ class Worker:
         }
 
 
+def _embed_canonical(row: dict[str, Any]) -> dict[str, Any]:
+    if row["canonical"] is not None:
+        row["canonical"] = orjson.Fragment(row["canonical"])
+    return row
+
+
+def _embed_document(row: dict[str, Any]) -> dict[str, Any]:
+    row["body"]["document"] = orjson.Fragment(row["body"]["document"])
+    return row
+
+
 def _unrouted(row: dict[str, Any]) -> dict[str, Any]:
     if row["state"] != DocumentState.ROUTED:
         return row
@@ -399,7 +412,8 @@ def _spill_document(spill: Spill, c: Claimed, d: ProcessedDocument, now: dt.date
     o = d.outcome
     doc_id = o.document_id or f"{c.id}-{o.index}"
     routed = o.queue is not None and d.document is not None
-    canonical = d.document.model_dump(mode="json") if d.document is not None else None
+    # encoded once, here, by pydantic; carried as bytes and embedded as-is (orjson.Fragment)
+    canonical = d.document.model_dump_json().encode() if d.document is not None else None
     kind = d.document.kind if d.document else d.unit.kind
     state = (
         DocumentState.ROUTED
