@@ -107,6 +107,17 @@ def _send_traffic(base: str, creds: dict[str, dict[str, str]], folder_root: Path
             json.dumps(samples.tender(f"TND-{stamp}-1", seoul, daehan, "CFT-2026-001")).encode(),
             f"tender TND-{stamp}-1",
         )
+        numbers = [f"EDI-{stamp}-{i}" for i in range(3)]
+        post(
+            hanil,
+            samples.edifact_orders(f"R{stamp}", moe, hanil, numbers),
+            "EDIFACT ORDERS D96A, 3 messages",
+        )
+        post(
+            hanil,
+            samples.edifact_orders(f"S{stamp}", seoul, hanil, numbers[:2], broken=1),
+            "EDIFACT ORDERS with a message missing its BGM",
+        )
         post(hanil, b'{"kind": "order", "id": "BROKEN"', "broken JSON")
         post(
             hanil,

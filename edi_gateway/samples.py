@@ -273,6 +273,42 @@ def tender(
     return doc
 
 
+def edifact_orders(
+    reference: str,
+    buyer: SamplePartner,
+    seller: SamplePartner,
+    numbers: list[str],
+    broken: int | None = None,
+) -> bytes:
+    """An ORDERS D96A interchange from `seller` to the gateway, one message per order number.
+    With `broken`, that message loses its mandatory BGM (a syntax error for the CONTRL)."""
+    gw_id, gw_q = GATEWAY_EDIFACT_ID
+    segments = [f"UNB+UNOC:3+{seller.edifact_id}:14+{gw_id}:{gw_q}+261102:0930+{reference}"]
+    for i, number in enumerate(numbers):
+        body = [
+            f"UNH+{i + 1}+ORDERS:D:96A:UN",
+            f"BGM+220+{number}+9",
+            "DTM+137:20261102:102",
+            f"NAD+BY+{buyer.gln}::9++{buyer.name[:35]}",
+            f"NAD+SU+{seller.gln}::9++{seller.name[:35].replace('.', '')}",
+            "CUX+2:KRW:9",
+            "LIN+1++8800000000011:EN",
+            "IMD+F++:::A4 copy paper?, 80 g?/m2",
+            "QTY+21:40:PCE",
+            "PRI+AAA:12500",
+            "LIN+2++8800000000028:EN",
+            "QTY+21:12:PCE",
+            "PRI+AAA:3200",
+            "UNS+S",
+        ]
+        if i == broken:
+            body.remove(f"BGM+220+{number}+9")
+        body.append(f"UNT+{len(body) + 1}+{i + 1}")
+        segments += body
+    segments.append(f"UNZ+{len(numbers)}+{reference}")
+    return ("'\n".join(segments) + "'\n").encode("latin-1")
+
+
 def _party(role: str, p: SamplePartner) -> dict[str, Any]:
     return {
         "role": role,

@@ -154,9 +154,9 @@ def test_a_broken_message_gets_ucm_4_pointing_at_segment_element_and_component()
         "UCI+IC0001+8809876000015:14+EDIGATEWAY:ZZZ+7",
         "UCM+M1+ORDERS:D:96A:UN+7",
         "UCM+M2+ORDERS:D:96A:UN+4",
-        ["UCS+7", "UCD+37+1:2"][0],
+        ["UCS+7", "UCD+37+2:2"][0],
     ]
-    assert lines[6] == "UCD+37+1:2"  # QTY is the 7th segment of the message, C186 0060
+    assert lines[6] == "UCD+37+2:2"  # QTY is the 7th segment; C186 is position 2 (tag = 1)
     assert not contrl.positive
     assert_valid(contrl)
 
@@ -181,7 +181,7 @@ def test_an_interchange_for_someone_else_is_rejected_at_unb() -> None:
     outcome = process(text)
     assert outcome.units == []  # the pipeline stops at a fatal envelope
     contrl = acks(outcome)["contrl"]
-    assert segments_of(contrl)[2] == "UCI+IC0001+8809876000015:14+4000000000001:14+4+7+UNB+3:1"
+    assert segments_of(contrl)[2] == "UCI+IC0001+8809876000015:14+4000000000001:14+4+7+UNB+4:1"
     assert not contrl.positive
     assert_valid(contrl)
 
@@ -189,7 +189,7 @@ def test_an_interchange_for_someone_else_is_rejected_at_unb() -> None:
 def test_a_wrong_unz_count_rejects_the_interchange_and_lists_only_rejected_messages() -> None:
     text = interchange(order("M1", "PO1"), BROKEN_QTY).replace("UNZ+2+", "UNZ+3+")
     lines = segments_of(acks(process(text))["contrl"])
-    assert lines[2] == "UCI+IC0001+8809876000015:14+EDIGATEWAY:ZZZ+4+29+UNZ+1:1"
+    assert lines[2] == "UCI+IC0001+8809876000015:14+EDIGATEWAY:ZZZ+4+29+UNZ+2:1"
     assert [s for s in lines if s.startswith("UCM")] == ["UCM+M2+ORDERS:D:96A:UN+4"]
 
 

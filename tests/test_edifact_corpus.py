@@ -366,8 +366,8 @@ def test_php_edifact_broken_order_is_answered_at_the_broken_imd(fmt: EdifactForm
     assert [signature(f) for f in extra] == ["16e 360:IMD 3.7", "39e 360:IMD 3.6"]
     [contrl] = fmt.acknowledge(outcome, AckOptions())
     # UNH is segment 2 of the interchange, so segment 360 is position 359 of the message
-    assert b"UCS+359'UCD+16+3:7'UCD+39+3:6'" in contrl.content
-    assert b"UCM+2019265563+ORDERS:D:01B:UN:EAN010+4'UCS+16'UCD+39+1:3'" in contrl.content
+    assert b"UCS+359'UCD+16+4:7'UCD+39+4:6'" in contrl.content
+    assert b"UCM+2019265563+ORDERS:D:01B:UN:EAN010+4'UCS+16'UCD+39+2:3'" in contrl.content
 
 
 def test_smooks_bad_order_has_one_dtm_too_many(fmt: EdifactFormat) -> None:

@@ -95,7 +95,7 @@ def test_a_broken_message_is_rejected_alone(edifact_gateway: Gateway) -> None:
     assert not contrl.positive and contrl.route == "http"
     body = contrl.content.decode("latin-1")
     assert f"UCI+IC1+{SENDER}+{RECIPIENT}+7'" in body
-    assert "UCM+M1+ORDERS:D:96A:UN+7'UCM+M2+ORDERS:D:96A:UN+4'UCS+7'UCD+37+1:2'" in body
+    assert "UCM+M1+ORDERS:D:96A:UN+7'UCM+M2+ORDERS:D:96A:UN+4'UCS+7'UCD+37+2:2'" in body
     assert "UCM+M3+ORDERS:D:96A:UN+7'" in body
     assert body.startswith(f"UNA:+.? 'UNB+UNOC:3+{RECIPIENT}+{SENDER}+")
 
@@ -140,7 +140,7 @@ def test_an_interchange_for_another_recipient_is_rejected(edifact_gateway: Gatew
     assert st["state"] == "rejected" and st["documents"] == []
     assert [f["code"] for f in st["findings"]] == ["7"]
     contrl = acks_of(gw, rid)["contrl"].content
-    assert f"UCI+IC1+{SENDER}+4000000000001:14+4+7+UNB+3:1'".encode() in contrl
+    assert f"UCI+IC1+{SENDER}+4000000000001:14+4+7+UNB+4:1'".encode() in contrl
 
 
 def test_over_http_with_the_gateway_running(edifact_gateway: Gateway) -> None:

@@ -226,6 +226,12 @@ class AckWriter:
         return [unh, *content, unt]
 
 
+def _position_0098(element: int) -> str:
+    """Our findings count data elements from 1 after the tag; CONTRL's 0098 counts the tag
+    itself as position 1 (ISO 9735 service directory), so the first data element is 2."""
+    return str(element + 1)
+
+
 def segment(tag: str, *elements: Element) -> OutSegment:
     """A pydifact segment without trailing empty elements and components."""
     cleaned: list[Element] = []
@@ -278,7 +284,7 @@ def _message_report(m: MessageFacts, unit: UnitOutcome, w: AckWriter) -> _Messag
         if f.location.element is None:
             whole[0] = whole[0] or code_of(f)
         elif len(details) < MAX_UCD:
-            where = [str(f.location.element)]
+            where = [_position_0098(f.location.element)]
             if f.location.component is not None:
                 where.append(str(f.location.component))
             details.append(segment("UCD", code_of(f), where))
@@ -327,7 +333,8 @@ def build_contrl(
         uci.append(DUPLICATE)
     elif cause is not None:
         tag = cause.location.segment_tag or ""
-        where = [str(cause.location.element or ""), str(cause.location.component or "")]
+        element = cause.location.element
+        where = [_position_0098(element) if element else "", str(cause.location.component or "")]
         uci += [
             code_of(cause),
             tag if tag in _SERVICE_TAGS else "",
