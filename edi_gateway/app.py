@@ -105,6 +105,7 @@ class Gateway:
         """The mail and SFTP channel adapters the configuration enables, and their senders."""
         from edi_gateway.acks.mail_sender import MailSender
         from edi_gateway.acks.sftp_sender import SftpSender
+        from edi_gateway.channels.as2.channel import As2Channel
         from edi_gateway.channels.imap import ImapPoller
         from edi_gateway.channels.sftp import SftpChannel
         from edi_gateway.channels.smtp import SmtpChannel
@@ -120,6 +121,10 @@ class Gateway:
             channels.append(SmtpChannel(config, self.intake, self.sessions, s.smtp))
         if s.imap.enabled:
             channels.append(ImapPoller(config, self.intake, self.sessions, s.imap))
+        as2 = As2Channel.from_config(self)  # None without [as2] in gateway.toml
+        if as2 is not None:
+            self.senders["as2"] = as2.sender
+            channels.append(as2)
         return channels
 
     def _committed(self) -> None:

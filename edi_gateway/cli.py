@@ -363,10 +363,11 @@ def _print(data: Any) -> None:
 
 
 def _attach_groups() -> None:
+    from edi_gateway.channels.as2.cli import as2_group
     from edi_gateway.dashboard_cli import users
     from edi_gateway.tendering.cli import audit, tenders
 
-    for group in (users, tenders, audit):
+    for group in (users, tenders, audit, as2_group):
         main.add_command(group)
 
 

@@ -18,7 +18,13 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from edi_gateway.channel_settings import ImapSettings, MailRelay, SftpListener, SmtpListener
+from edi_gateway.channel_settings import (
+    As2Settings,
+    ImapSettings,
+    MailRelay,
+    SftpListener,
+    SmtpListener,
+)
 from edi_gateway.model import DocumentKind, Identifier
 
 
@@ -212,6 +218,7 @@ class GatewaySettings(_Section):
     smtp: SmtpListener = Field(default_factory=SmtpListener)
     imap: ImapSettings = Field(default_factory=ImapSettings)
     mail_relay: MailRelay | None = None
+    as2: As2Settings | None = None
     folder: FolderChannel = Field(default_factory=FolderChannel)
     limits: Limits = Field(default_factory=Limits)
     worker: WorkerSettings = Field(default_factory=WorkerSettings)

@@ -128,6 +128,7 @@ _KO: dict[str, str] = {
         "{limit}까지만 표시합니다. 나머지는 원본을 다운로드하십시오."
     ),
     "The raw payload is missing from the spool.": "스풀에 원본 데이터가 없습니다.",
+    "Sealed tender: its content is unreadable until the opening.": "봉인된 입찰서: 개찰 전에는 내용을 열람할 수 없습니다.",
     "not configured": "설정 안 됨",
     "expired": "만료됨",
     "days left": "일 남음",

@@ -16,6 +16,7 @@ from edi_gateway.pipeline.commands import reprocess
 from edi_gateway.store.operators import Role
 from edi_gateway.store.queries import interchange_status, timeline
 from edi_gateway.store.tables import Ack, DocumentRow, Interchange
+from edi_gateway.tendering.common import still_sealed
 from edi_gateway.web.dashboard import audit, rawview
 from edi_gateway.web.dashboard.context import Dashboard
 from edi_gateway.web.dashboard.views import back, dashboard, message, remote, render, requires
@@ -41,8 +42,9 @@ def _detail(d: Dashboard, iid: str) -> dict[str, Any] | None:
             s.scalars(select(Ack).where(Ack.interchange_id == iid).order_by(Ack.created_at))
         )
     findings = status["findings"] + [f for doc in status["documents"] for f in doc["findings"]]
+    sealed = still_sealed(ic.origin, ic.raw_sha256)  # a tender before its opening: never shown
     try:
-        raw = d.gateway.spool.read(ic.raw_sha256)
+        raw = None if sealed else d.gateway.spool.read(ic.raw_sha256)
     except (OSError, ValueError):
         raw = None
     view = rawview.render(raw, findings, ic.format) if raw is not None else None
@@ -54,6 +56,7 @@ def _detail(d: Dashboard, iid: str) -> dict[str, Any] | None:
         "acks": acks,
         "findings": findings,
         "raw": view,
+        "sealed": sealed,
         "origin": ic.origin or {},
         "display_limit": rawview.DISPLAY_LIMIT,
     }
@@ -133,11 +136,17 @@ async def resend_ack(request: Request) -> Response:
     return back(f"/messages/{iid}", done="resend")
 
 
+class SealedContent(Exception):
+    """The interchange is a sealed tender whose opening has not happened."""
+
+
 def _raw(d: Dashboard, iid: str, actor: str, address: str) -> tuple[bytes, str, str] | None:
     with d.read() as s:
         ic = s.get(Interchange, iid)
     if ic is None:
         return None
+    if still_sealed(ic.origin, ic.raw_sha256):
+        raise SealedContent
     try:
         data = d.gateway.spool.read(ic.raw_sha256)
     except (OSError, ValueError):
@@ -157,13 +166,16 @@ def _raw(d: Dashboard, iid: str, actor: str, address: str) -> tuple[bytes, str, 
 
 @requires()
 async def download_raw(request: Request) -> Response:
-    found = await run_in_threadpool(
-        _raw,
-        dashboard(request),
-        request.path_params["id"],
-        request.state.operator.username,
-        remote(request),
-    )
+    try:
+        found = await run_in_threadpool(
+            _raw,
+            dashboard(request),
+            request.path_params["id"],
+            request.state.operator.username,
+            remote(request),
+        )
+    except SealedContent:
+        return message(request, "Sealed tender: its content is unreadable until the opening.", 403)
     if found is None:
         return message(request, "Not found.", 404)
     data, name, _media = found
