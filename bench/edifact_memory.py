@@ -1,5 +1,5 @@
-"""Bounded memory: stream a generated interchange (1 GB by default) through the tokenizer and
-the envelope checks, and print peak RSS and throughput.
+"""Bounded memory: stream a generated interchange (1 GB by default) through the tokenizer,
+the envelope checks and structure validation against D96A, and print peak RSS and throughput.
 
 The interchange is generated message by message as it is read (a generator wrapped as a
 binary stream): it is never held in memory nor written to disk.
@@ -18,7 +18,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.generate import stream_orders_interchange
+from edi_gateway.formats.edifact.directory import DirectoryCatalog
 from edi_gateway.formats.edifact.envelope import EnvelopeChecker, InterchangeEnd, Message
+from edi_gateway.formats.edifact.structure import schema_for, validate_message
 
 MB = 1_000_000
 
@@ -33,7 +35,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--size-mb", type=float, default=1000.0, help="interchange size, 10^6 B")
     parser.add_argument("--report-every-mb", type=float, default=100.0)
+    parser.add_argument("--no-validate", action="store_true", help="tokenizer + envelope only")
     args = parser.parse_args()
+    catalog = DirectoryCatalog()
 
     baseline = peak_rss_mb()
     stream = stream_orders_interchange(args.size_mb)
@@ -46,6 +50,11 @@ def main() -> None:
             messages += 1
             segments += event.segment_count
             message_findings += len(event.findings)
+            if not args.no_validate:
+                schema = schema_for(event.segments[0], catalog)
+                if schema is not None:
+                    decimal = event.interchange.delimiters.decimal
+                    message_findings += len(validate_message(event.segments, schema, decimal))
             if stream.bytes_read >= next_report:
                 next_report += args.report_every_mb * MB
                 elapsed = time.perf_counter() - start
@@ -60,12 +69,13 @@ def main() -> None:
 
     size = stream.bytes_read
     checking = elapsed - stream.generating_seconds
-    print(f"streamed {size / MB:,.1f} MB (generated on the fly) through tokenizer + envelope")
+    what = "tokenizer + envelope" + ("" if args.no_validate else " + structure validation")
+    print(f"streamed {size / MB:,.1f} MB (generated on the fly) through {what}")
     print(f"  {messages:,} messages, {segments:,} segments in {elapsed:.1f} s")
     print(f"  throughput {size / MB / elapsed:.2f} MB/s overall, generating included")
     print(
-        f"  of which generating the data took {stream.generating_seconds:.1f} s; tokenizer + "
-        f"envelope: {checking:.1f} s, {size / MB / checking:.2f} MB/s, "
+        f"  of which generating the data took {stream.generating_seconds:.1f} s; {what}: "
+        f"{checking:.1f} s, {size / MB / checking:.2f} MB/s, "
         f"{segments / checking:,.0f} segments/s"
     )
     print(f"  findings: {len(checker.findings)} interchange-level, {message_findings} in messages")
