@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import argparse
 import io
+import shutil
 import statistics
 import time
 from collections.abc import Callable
 from decimal import Decimal
+from pathlib import Path
 
 from edi_gateway.formats.base import Limits
 from edi_gateway.formats.xml import XmlFormat, XmlLimits, XmlSettings
@@ -136,6 +138,7 @@ def measure(fmt: XmlFormat, label: str, data: bytes, repeat: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--invoices", type=int, default=200, help="for the pipeline figure")
     args = parser.parse_args()
 
     fmt = XmlFormat(XmlSettings(limits=XmlLimits(max_bytes=50 * 1024 * 1024)))
@@ -151,7 +154,51 @@ def main() -> None:
 
     per_doc = timed(end_to_end, max(20, args.repeat * 4))
     print(f"format: parse+validate+translate, 50 KB UBL invoices, one thread: {1 / per_doc:,.1f}/s")
-    print("pipeline: not yet wired (end-to-end through intake and worker comes with the pipeline)")
+    pipeline(small, args.invoices)
+
+
+def pipeline(template: bytes, count: int) -> None:
+    """UBL invoices end to end through a real gateway (SQLite): intake, XSD and EN 16931
+    rules, translation, routing to the institution's queue, ApplicationResponse."""
+    import tempfile
+
+    from edi_gateway import samples
+    from edi_gateway.app import Gateway
+    from edi_gateway.config import load
+    from edi_gateway.intake import Origin
+    from edi_gateway.pipeline.worker import wait_idle
+
+    work = Path(tempfile.mkdtemp(prefix="edigw-xml-bench-"))
+    samples.write_sample_config(work, port=0)
+    gateway = Gateway(load(work / "gateway.toml"))
+    buyer = samples.INSTITUTIONS[0].gln
+    body = template.replace(
+        b'<cbc:EndpointID schemeID="0184">87654321</cbc:EndpointID>',
+        f'<cbc:EndpointID schemeID="0088">{buyer}</cbc:EndpointID>'.encode(),
+    )
+    docs = [
+        body.replace(b"<cbc:ID>BENCH-", f"<cbc:ID>INV{i:06d}-".encode(), 1) for i in range(count)
+    ]
+    start = time.perf_counter()
+    for doc in docs:
+        gateway.intake.receive(doc, Origin(channel="bench", partner_id="nordic-paper"))
+    accepted = time.perf_counter() - start
+    wait_idle(gateway.worker, timeout=3600)
+    total = time.perf_counter() - start
+    with gateway.reads() as s:
+        from sqlalchemy import func, select
+
+        from edi_gateway.store.tables import Interchange, QueueItem
+
+        done = s.scalar(select(func.count()).where(Interchange.state == "done"))
+        queued = s.scalar(select(func.count()).select_from(QueueItem))
+    gateway.stop()
+    shutil.rmtree(work, ignore_errors=True)
+    print(
+        f"pipeline: {count} UBL invoices of {len(template) / 1024:,.0f} KiB, one worker thread: "
+        f"intake {count / accepted:,.0f}/s, end to end {count / total:,.1f} invoices/s "
+        f"({done} done, {queued} queued)"
+    )
 
 
 if __name__ == "__main__":
