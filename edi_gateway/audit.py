@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -25,6 +24,7 @@ import structlog
 from sqlalchemy import bindparam, func, select, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from edi_gateway.loops import Loop
 from edi_gateway.store.db import bookkeeping_sessions
 from edi_gateway.store.tendering import EVENTS
 from edi_gateway.tendering.common import canonical_json
@@ -45,38 +45,18 @@ def link(previous: str, row: Mapping[Any, Any], seq: int) -> str:
     return hashlib.sha256(previous.encode() + canonical_json(fields)).hexdigest()
 
 
-class Notary:
+class Notary(Loop):
+    name = "audit-notary"
+
     def __init__(self, sessions: sessionmaker[Session], batch: int = 2000, poll: float = 1.0):
+        super().__init__()
         # a lost chain write is redone identically, so the commit need not be synced
         self.sessions = bookkeeping_sessions(sessions.kw["bind"])
         self.batch = batch
-        self.poll = poll
-        self.wake = threading.Event()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self.poll_seconds = poll
 
-    def start(self) -> None:
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name="audit-notary", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self.wake.set()
-        if self._thread is not None:
-            self._thread.join(30)
-            self._thread = None
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                chained = self.run_once()
-            except Exception:
-                log.exception("audit.notary_failed")
-                chained = 0
-            if chained < self.batch:
-                self.wake.wait(self.poll)
-                self.wake.clear()
+    def step(self) -> bool:
+        return self.run_once() >= self.batch  # a full batch: more may wait
 
     def run_once(self) -> int:
         """Chain up to `batch` unchained events. Returns how many."""

@@ -9,7 +9,6 @@ route name, composed by the app (channels add theirs: as2, sftp, email).
 from __future__ import annotations
 
 import datetime as dt
-import threading
 from collections.abc import Mapping
 from typing import Protocol
 
@@ -20,6 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from edi_gateway import metrics
 from edi_gateway.config import Config, Partner
 from edi_gateway.intake import Clock, utcnow
+from edi_gateway.loops import Loop
 from edi_gateway.store.db import bookkeeping_sessions, read_sessions
 from edi_gateway.store.tables import Ack, AckState, Event
 
@@ -32,7 +32,9 @@ class AckSender(Protocol):
         ...
 
 
-class Outbox:
+class Outbox(Loop):
+    name = "ack-outbox"
+
     def __init__(
         self,
         config: Config,
@@ -42,6 +44,7 @@ class Outbox:
         max_attempts: int = 8,
         backoff_seconds: float = 5,
     ) -> None:
+        super().__init__()
         self.config = config
         self.sessions = sessions
         self.reads = read_sessions(sessions.kw["bind"])
@@ -51,30 +54,9 @@ class Outbox:
         self.clock = clock
         self.max_attempts = max_attempts
         self.backoff_seconds = backoff_seconds
-        self.wake = threading.Event()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
 
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="ack-outbox", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self.wake.set()
-        if self._thread is not None:
-            self._thread.join(30)
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                sent = self.deliver_due()
-            except Exception:
-                log.exception("acks.loop_failed")
-                sent = 0
-            if not sent:
-                self.wake.wait(1.0)
-                self.wake.clear()
+    def step(self) -> bool:
+        return self.deliver_due() > 0
 
     def deliver_due(self, limit: int = 200) -> int:
         """Deliver what is due; record all outcomes in one transaction (one sync, not one per

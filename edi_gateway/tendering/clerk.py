@@ -11,7 +11,6 @@ clerks (or a clerk restarted after a crash) never file twice.
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
 import structlog
@@ -20,6 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from edi_gateway.config import Config
 from edi_gateway.intake import Clock, utcnow
+from edi_gateway.loops import Loop
 from edi_gateway.model import new_id
 from edi_gateway.store.tables import Ack, AckState, Event, Interchange, InterchangeState
 from edi_gateway.store.tendering import SubmissionStatus, TenderCall, TenderSubmission
@@ -32,7 +32,9 @@ log = structlog.get_logger("edi_gateway.tendering.clerk")
 ACK_KIND = "tender-receipt"
 
 
-class Clerk:
+class Clerk(Loop):
+    name = "tender-clerk"
+
     def __init__(
         self,
         config: Config,
@@ -42,39 +44,16 @@ class Clerk:
         poll_seconds: float = 1.0,
         batch: int = 100,
     ) -> None:
+        super().__init__()
         self.config = config
         self.sessions = sessions
         self.key = key
         self.clock = clock
         self.poll_seconds = poll_seconds
         self.batch = batch
-        self.wake = threading.Event()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
 
-    def start(self) -> None:
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name="tender-clerk", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self.wake.set()
-        if self._thread is not None:
-            self._thread.join(30)
-            self._thread = None
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                filed = self.run_once()
-            except Exception:
-                log.exception("tendering.clerk_failed")
-                filed = 0
-                self._stop.wait(self.poll_seconds)
-            if not filed:
-                self.wake.wait(self.poll_seconds)
-                self.wake.clear()
+    def step(self) -> bool:
+        return self.run_once() > 0
 
     def run_once(self) -> int:
         """File every sealed interchange not filed yet (oldest first). Returns how many."""

@@ -9,7 +9,6 @@ delays the MDN: the loop picks it up again after a restart.
 from __future__ import annotations
 
 import datetime as dt
-import threading
 from collections.abc import Callable
 
 import httpx
@@ -17,6 +16,7 @@ import structlog
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from edi_gateway.loops import Loop
 from edi_gateway.store.as2 import As2Mdn, MdnState
 from edi_gateway.store.db import read_sessions
 from edi_gateway.store.tables import Event
@@ -24,7 +24,9 @@ from edi_gateway.store.tables import Event
 log = structlog.get_logger("edi_gateway.as2")
 
 
-class MdnDelivery:
+class MdnDelivery(Loop):
+    name = "as2-mdn-delivery"
+
     def __init__(
         self,
         sessions: sessionmaker[Session],
@@ -33,38 +35,16 @@ class MdnDelivery:
         max_attempts: int = 8,
         backoff_seconds: float = 5,
     ) -> None:
+        super().__init__()
         self.sessions = sessions
         self.reads = read_sessions(sessions.kw["bind"])
         self.clock = clock
         self.client = client
         self.max_attempts = max_attempts
         self.backoff_seconds = backoff_seconds
-        self.wake = threading.Event()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
 
-    def start(self) -> None:
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name="as2-mdn-delivery", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self.wake.set()
-        if self._thread is not None:
-            self._thread.join(30)
-            self._thread = None
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                sent = self.deliver_due()
-            except Exception:
-                log.exception("as2.mdn_loop_failed")
-                sent = 0
-            if not sent:
-                self.wake.wait(1.0)
-                self.wake.clear()
+    def step(self) -> bool:
+        return self.deliver_due() > 0
 
     def deliver_due(self, limit: int = 100) -> int:
         """One attempt for every MDN that is due; returns how many were attempted."""
