@@ -102,7 +102,7 @@ class Gateway:
                     row.name, row.role, row.enabled = p.name, p.role.value, p.enabled
 
     def _channels(self) -> list[Any]:
-        """The mail and SFTP channel adapters the configuration enables, and their senders."""
+        """The AS2, SFTP and mail channel adapters the configuration enables, and their senders."""
         from edi_gateway.acks.mail_sender import MailSender
         from edi_gateway.acks.sftp_sender import SftpSender
         from edi_gateway.channels.as2.channel import As2Channel
