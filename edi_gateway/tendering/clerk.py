@@ -21,6 +21,7 @@ from edi_gateway.config import Config
 from edi_gateway.intake import Clock, utcnow
 from edi_gateway.loops import Loop
 from edi_gateway.model import new_id
+from edi_gateway.store.db import read_sessions
 from edi_gateway.store.tables import Ack, AckState, Event, Interchange, InterchangeState
 from edi_gateway.store.tendering import SubmissionStatus, TenderCall, TenderSubmission
 from edi_gateway.tendering import receipts
@@ -47,6 +48,7 @@ class Clerk(Loop):
         super().__init__()
         self.config = config
         self.sessions = sessions
+        self.reads = read_sessions(sessions.kw["bind"])
         self.key = key
         self.clock = clock
         self.poll_seconds = poll_seconds
@@ -66,17 +68,21 @@ class Clerk(Loop):
 
     def _file_batch(self) -> tuple[int, int]:
         filed = 0
-        with self.sessions.begin() as s:
-            q = (
-                select(Interchange)
-                .outerjoin(TenderSubmission, TenderSubmission.interchange_id == Interchange.id)
-                .where(
-                    Interchange.state == InterchangeState.SEALED,
-                    TenderSubmission.interchange_id.is_(None),
-                )
-                .order_by(Interchange.received_at, Interchange.id)
-                .limit(self.batch)
+        q = (
+            select(Interchange)
+            .outerjoin(TenderSubmission, TenderSubmission.interchange_id == Interchange.id)
+            .where(
+                Interchange.state == InterchangeState.SEALED,
+                TenderSubmission.interchange_id.is_(None),
             )
+            .order_by(Interchange.received_at, Interchange.id)
+            .limit(self.batch)
+        )
+        # woken after every intake commit: look without the store's write lock first
+        with self.reads() as s:
+            if s.scalar(q.with_only_columns(Interchange.id).limit(1)) is None:
+                return 0, 0
+        with self.sessions.begin() as s:
             if s.get_bind().dialect.name == "postgresql":  # clerks in other processes
                 q = q.with_for_update(of=Interchange, skip_locked=True)
             pending = list(s.scalars(q))
