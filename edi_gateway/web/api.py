@@ -257,7 +257,8 @@ async def _body(request: Request) -> dict[str, Any] | JSONResponse:
     )
 
 
-async def receive(request: Request) -> Response:
+async def _queue_call(request: Request) -> tuple[str, Partner, dict[str, Any]] | Response:
+    """The queue named in the path, the back office allowed to use it, and the JSON body."""
     queue = request.path_params["queue"]
     partner = _backoffice(request, queue)
     if isinstance(partner, Response):
@@ -265,6 +266,14 @@ async def receive(request: Request) -> Response:
     body = await _body(request)
     if isinstance(body, Response):
         return body
+    return queue, partner, body
+
+
+async def receive(request: Request) -> Response:
+    found = await _queue_call(request)
+    if isinstance(found, Response):
+        return found
+    queue, partner, body = found
     try:
         max_items = int(body.get("max", request.query_params.get("max", 1)))
         visibility = body.get("visibility_timeout", request.query_params.get("visibility_timeout"))
@@ -300,13 +309,10 @@ async def receive(request: Request) -> Response:
 
 
 async def _settle(request: Request, action: str) -> Response:
-    queue = request.path_params["queue"]
-    partner = _backoffice(request, queue)
-    if isinstance(partner, Response):
-        return partner
-    body = await _body(request)
-    if isinstance(body, Response):
-        return body
+    found = await _queue_call(request)
+    if isinstance(found, Response):
+        return found
+    queue, partner, body = found
     handle = body.get("receipt_handle")
     if not isinstance(handle, str) or not handle:
         return problem(400, "Bad Request", 'send {"receipt_handle": "..."} from the receive answer')
@@ -354,13 +360,10 @@ def dead_letters(request: Request) -> Response:
 
 
 async def requeue(request: Request) -> Response:
-    queue = request.path_params["queue"]
-    partner = _backoffice(request, queue)
-    if isinstance(partner, Response):
-        return partner
-    body = await _body(request)
-    if isinstance(body, Response):
-        return body
+    found = await _queue_call(request)
+    if isinstance(found, Response):
+        return found
+    queue, partner, body = found
     ids = body.get("ids")
     if ids is not None and not (isinstance(ids, list) and all(isinstance(i, int) for i in ids)):
         return problem(400, "Bad Request", "ids must be a list of dead-letter item ids")

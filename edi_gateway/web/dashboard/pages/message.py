@@ -12,12 +12,12 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from edi_gateway.pipeline.commands import reprocess
 from edi_gateway.store.operators import Role
 from edi_gateway.store.queries import interchange_status, timeline
 from edi_gateway.store.tables import Ack, DocumentRow, Interchange
 from edi_gateway.tendering.common import still_sealed
 from edi_gateway.web.dashboard import audit, rawview
+from edi_gateway.web.dashboard.actions import reprocess_audited
 from edi_gateway.web.dashboard.context import Dashboard
 from edi_gateway.web.dashboard.views import back, dashboard, message, remote, render, requires
 
@@ -72,34 +72,11 @@ async def detail(request: Request) -> Response:
     )
 
 
-def _reprocess(d: Dashboard, iid: str, actor: str, address: str) -> str | None:
-    now = d.gateway.clock()
-    try:
-        reprocess(d.gateway.sessions, iid, f"operator:{actor}", now)
-    except LookupError as exc:
-        audit.record(
-            d.gateway.sessions,
-            at=now,
-            actor=actor,
-            action="reprocess",
-            target=iid,
-            outcome="refused",
-            remote=address,
-            reason=str(exc),
-        )
-        return str(exc)
-    audit.record(
-        d.gateway.sessions, at=now, actor=actor, action="reprocess", target=iid, remote=address
-    )
-    d.wake_worker()
-    return None
-
-
 @requires(Role.OPERATOR)
 async def reprocess_one(request: Request) -> Response:
     iid = request.path_params["id"]
     error = await run_in_threadpool(
-        _reprocess, dashboard(request), iid, request.state.operator.username, remote(request)
+        reprocess_audited, dashboard(request), iid, request.state.operator.username, remote(request)
     )
     if error is not None:
         return message(request, error, 409)

@@ -7,10 +7,10 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from edi_gateway.pipeline.commands import reprocess
 from edi_gateway.store.operators import Role
 from edi_gateway.store.tables import PartnerRow
-from edi_gateway.web.dashboard import audit, listing
+from edi_gateway.web.dashboard import listing
+from edi_gateway.web.dashboard.actions import reprocess_audited
 from edi_gateway.web.dashboard.context import Dashboard
 from edi_gateway.web.dashboard.views import back, dashboard, remote, render, requires
 
@@ -71,27 +71,7 @@ async def messages_json(request: Request) -> Response:
 
 
 def reprocess_many(d: Dashboard, ids: list[str], actor: str, address: str) -> int:
-    done = 0
-    for iid in ids:
-        now = d.gateway.clock()
-        try:
-            reprocess(d.gateway.sessions, iid, f"operator:{actor}", now)
-        except LookupError as exc:
-            audit.record(
-                d.gateway.sessions,
-                at=now,
-                actor=actor,
-                action="reprocess",
-                target=iid,
-                outcome="refused",
-                remote=address,
-                reason=str(exc),
-            )
-            continue
-        audit.record(
-            d.gateway.sessions, at=now, actor=actor, action="reprocess", target=iid, remote=address
-        )
-        done += 1
+    done = sum(reprocess_audited(d, iid, actor, address, wake=False) is None for iid in ids)
     if done:
         d.wake_worker()
     return done
