@@ -44,10 +44,6 @@ BUYER = samples.INSTITUTIONS[0]
 SUPPLIER = samples.SUPPLIERS[0]
 _UNB = re.compile(rb"UNB\+UNOC:3\+[^+]+\+[^+]+\+")
 _BUYER = re.compile(rb"NAD\+BY\+\d{13}::9")
-# generate.py can write values longer than D96A allows: a 38-character released name before
-# the city in NAD 3036 (an..35), eight random words in FTX 4440 (an..70). Shortened here.
-_FREE_TEXT = re.compile(rb"FTX\+AAI\+\+\+([^']*)'")
-_LONG_NAME = re.compile(rb"(NAD\+SU\+\d{13}::9\+\+)Deliver to gate 3\?: ask for Mr\. O\?'Brien")
 
 
 def addressed_interchange(messages: int) -> Iterator[bytes]:
@@ -56,14 +52,7 @@ def addressed_interchange(messages: int) -> Iterator[bytes]:
     recipient = ":".join(samples.GATEWAY_EDIFACT_ID).encode()
     for piece in iter_orders_interchange(messages):
         piece = _UNB.sub(b"UNB+UNOC:3+" + sender + b"+" + recipient + b"+", piece, count=1)
-        piece = _LONG_NAME.sub(rb"\1Gate 3?: O?'Brien", piece)
-        piece = _FREE_TEXT.sub(_shorter_text, piece)
         yield _BUYER.sub(b"NAD+BY+" + BUYER.gln.encode() + b"::9", piece)
-
-
-def _shorter_text(match: re.Match[bytes]) -> bytes:
-    parts = match.group(1).split(b":")
-    return b"FTX+AAI+++" + b":".join(p[:70] for p in parts) + b"'"
 
 
 def peak_rss_mb() -> float:

@@ -194,37 +194,66 @@ EXPECTED: dict[str, dict[str, Any]] = {
     "bots-plugins/SLSRPT_D96A_slsrpt01.edi": {"units": [{"12w": 197}, {"12w": 197}]},
     "en16931-invoic-d14b/EDIFACT_EXAMPLE0.TXT": {"units": [["29e 38:UNT 1.1"]]},
     "en16931-invoic-d14b/EDIFACT_EXAMPLE0a.TXT": {"units": [["29e 35:UNT 1.1"]]},
+    # syntax 4: the published examples keep trailing separators (PRI+AAA:9.95::::'), code 45
     "en16931-invoic-d14b/EDIFACT_EXAMPLE1.TXT": {
         "interchange": ["28f 173:UNZ 2.1"],
-        "units": ["ok"],
+        "units": [{"45w": 22}],
     },
     "en16931-invoic-d14b/EDIFACT_EXAMPLE2.TXT": {
         "interchange": ["29f 143:UNZ 1.1", "28f 143:UNZ 2.1"],
-        "units": ["ok"],
+        "units": [
+            [
+                "45w 3:BGM 3.None",
+                "45w 63:PRI 1.6",
+                "45w 81:PRI 1.6",
+                "45w 92:PRI 1.6",
+                "45w 93:PRI 1.6",
+                "45w 106:PRI 1.6",
+                "45w 118:PRI 1.6",
+            ]
+        ],
     },
     "en16931-invoic-d14b/EDIFACT_EXAMPLE3.TXT": {
         "interchange": ["28f 45:UNZ 2.1"],
-        "units": ["ok"],
+        "units": [["45w 3:BGM 3.None", "45w 12:FII 3.None", "45w 32:PRI 1.6"]],
     },
     "en16931-invoic-d14b/EDIFACT_EXAMPLE4.TXT": {
         "interchange": ["28f 62:UNZ 2.1"],
-        "units": ["ok"],
+        "units": [
+            [
+                "45w 3:BGM 3.None",
+                "45w 11:FII 3.None",
+                "45w 32:PRI 1.6",
+                "45w 40:PRI 1.6",
+                "45w 47:PRI 1.6",
+            ]
+        ],
     },
     "en16931-invoic-d14b/EDIFACT_EXAMPLE5.TXT": {
         "interchange": ["29f 141:UNZ 1.1", "28f 141:UNZ 2.1"],
-        "units": ["ok"],
+        "units": [["45w 48:NAD 2.2", "45w 110:PRI 1.6", "45w 120:PRI 1.6"]],
     },
     "en16931-invoic-d14b/EDIFACT_EXAMPLE6.TXT": {
         "interchange": ["28f 43:UNZ 2.1"],
-        "units": ["ok"],
+        "units": [["45w 3:BGM 3.None", "45w 16:PRI 1.6", "45w 22:PRI 1.6", "45w 28:PRI 1.6"]],
     },
     "en16931-invoic-d14b/EDIFACT_EXAMPLE7.TXT": {
         "interchange": ["28f 51:UNZ 2.1"],
-        "units": ["ok"],
+        "units": [
+            [
+                "45w 3:BGM 3.None",
+                "45w 12:NAD 2.2",
+                "45w 31:PRI 1.6",
+                "45w 33:TAX 5.4",
+                "45w 40:PRI 1.6",
+                "45w 41:TAX 5.4",
+                "45w 47:TAX 5.4",
+            ]
+        ],
     },
     "en16931-invoic-d14b/EDIFACT_EXAMPLE8.TXT": {
         "interchange": ["28f 121:UNZ 2.1"],
-        "units": [["21e 28:IMD 3.4"]],
+        "units": [["21e 28:IMD 3.4", "45w 14:FII 3.None", "45w 20:NAD 2.2"]],
     },
     "en16931-invoic-d14b/EDIFACT_EXAMPLE9.TXT": {
         "interchange": ["28f 42:UNZ 2.1"],

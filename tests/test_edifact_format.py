@@ -180,6 +180,41 @@ def test_units_stream_without_reading_the_whole_payload() -> None:
     assert reader.validate(second) == []
 
 
+def test_the_benchmark_interchange_is_valid_d96a_as_generated() -> None:
+    # every fourth message has released values; 400 messages cover each of them many times
+    fmt = EdifactFormat(EdifactFormatSettings())
+    reader = fmt.open(GeneratedStream(iter_orders_interchange(400)), Limits())  # type: ignore[arg-type]
+    count = 0
+    for unit in reader.units():
+        assert [f for f in [*unit.findings, *reader.validate(unit)] if f.rejects] == []
+        count += 1
+    assert count == 400 and reader.trailer_findings() == []
+
+
+def test_the_interchanges_of_a_payload_list_their_control_references() -> None:
+    reader = open_text(
+        interchange(order("M1", "PO1"), reference="A1")
+        + interchange(order("M2", "PO2"), reference="A2")
+    )
+    references = reader.envelope.syntax["control_references"]
+    assert references == ["A1"]  # read so far
+    assert [u.reference for u in reader.units()] == ["M1", "M2"]
+    assert references == ["A1", "A2"]
+
+
+def test_a_partners_contrl_is_handled_not_translated() -> None:
+    contrl = "UNH+1+CONTRL:D:3:UN'UCI+OUR0001+EDIGATEWAY:ZZZ+8809876000015:14+4+26'UNT+3+1'"
+    reader = open_text(interchange(contrl))
+    [unit] = reader.units()
+    assert reader.validate(unit) == []
+    translation = reader.translate(unit)
+    assert translation.document is None and translation.findings == []
+    assert (
+        translation.handled
+        == "CONTRL received: our interchange OUR0001 was rejected (0085 code 26)"
+    )
+
+
 def test_a_broken_unt_count_is_a_finding_of_its_unit() -> None:
     bad = order("M2", "PO2").replace("UNT+11+M2", "UNT+12+M2")
     reader = open_text(interchange(order("M1", "PO1"), bad))

@@ -17,7 +17,7 @@ from edi_gateway.intake import Origin
 from edi_gateway.mapping import translate_message
 from edi_gateway.pipeline.worker import wait_idle
 from edi_gateway.store.queries import interchange_status
-from edi_gateway.store.tables import Ack, QueueItem
+from edi_gateway.store.tables import Ack, Event, QueueItem
 from tests.conftest import Server
 from tests.support import wait_for
 from tests.test_edifact_format import interchange, order
@@ -164,3 +164,94 @@ def samples_token(gw: Gateway) -> str:
     """The sample supplier's API token, from the credentials the sample config wrote."""
     creds = json.loads((gw.config.path.parent / "credentials.json").read_text())
     return str(creds[HANIL.id]["api_token"])
+
+
+def test_a_resent_order_number_gets_a_negative_aperak(edifact_gateway: Gateway) -> None:
+    gw = edifact_gateway
+    first = submit(gw, three_orders(reference="IC1"))
+    wait_idle(gw.worker)
+    # a new interchange, but its second order repeats PO-IC1-2 for the same buyer
+    payload = three_orders(reference="IC2").replace(b"BGM+220+PO-IC2-2+9", b"BGM+220+PO-IC1-2+9")
+    again = submit(gw, payload)
+    wait_idle(gw.worker)
+    assert status(gw, first)["state"] == "done"
+    st = status(gw, again)
+    assert st["state"] == "done"
+    assert [(d["id"], d["queue"]) for d in st["documents"]] == [
+        ("PO-IC2-1", "moe.order"),
+        ("PO-IC1-2", None),
+        ("PO-IC2-3", "moe.order"),
+    ]
+    assert [f["code"] for f in st["documents"][1]["findings"]] == ["duplicate-document"]
+    assert len(queued(gw)) == 5
+    found = acks_of(gw, again)
+    assert found["contrl"].positive  # the syntax is fine: the application says no
+    aperak = found["aperak"].content.decode("latin-1")
+    assert not found["aperak"].positive and aperak.count("UNH+") == 1
+    assert "BGM++" in aperak and "+27'" in aperak
+    assert "RFF+ACW:M2'RFF+ON:PO-IC1-2'ERC+DUPLIC'FTX+AAO+++duplicate-document?: " in aperak
+
+
+def test_each_interchange_of_a_payload_is_checked_for_a_resend(edifact_gateway: Gateway) -> None:
+    gw = edifact_gateway
+    submit(gw, three_orders(reference="IC10"))
+    wait_idle(gw.worker)
+    # IC11 is new, IC10 comes again behind it: only IC11's orders are taken
+    both = submit(gw, three_orders(reference="IC11") + b"\n" + three_orders(reference="IC10"))
+    wait_idle(gw.worker)
+    st = status(gw, both)
+    assert st["state"] == "done" and st["control_reference"] == "IC11"
+    assert [d["queue"] is not None for d in st["documents"]] == [True] * 3 + [False] * 3
+    assert {f["code"] for d in st["documents"][3:] for f in d["findings"]} == {"duplicate"}
+    assert len(queued(gw)) == 6
+    found = acks_of_each(gw, both)
+    assert [a.kind for a in found] == ["contrl", "contrl"]  # no APERAK for the resent one
+    assert f"UCI+IC11+{SENDER}+{RECIPIENT}+7'".encode() in found[0].content
+    assert f"UCI+IC10+{SENDER}+{RECIPIENT}+4+26'".encode() in found[1].content
+    assert b"UCM+" not in found[1].content
+    # IC13 is the second interchange of its payload: sent again alone, it is still a resend
+    submit(gw, three_orders(reference="IC12") + three_orders(reference="IC13"))
+    wait_idle(gw.worker)
+    assert len(queued(gw)) == 12
+    alone = submit(gw, three_orders(reference="IC13"))
+    wait_idle(gw.worker)
+    st = status(gw, alone)
+    assert st["state"] == "duplicate" and st["findings"][0]["code"] == "duplicate"
+    assert len(queued(gw)) == 12
+    assert f"UCI+IC13+{SENDER}+{RECIPIENT}+4+26'".encode() in acks_of(gw, alone)["contrl"].content
+
+
+def test_one_interchange_twice_in_one_payload(edifact_gateway: Gateway) -> None:
+    gw = edifact_gateway
+    rid = submit(gw, three_orders(reference="IC30") * 2)
+    wait_idle(gw.worker)
+    docs = status(gw, rid)["documents"]
+    assert [d["queue"] is not None for d in docs] == [True] * 3 + [False] * 3
+    assert "interchange 1 of this payload" in docs[3]["findings"][0]["text"]
+
+
+def test_a_partners_contrl_is_recorded_not_routed(edifact_gateway: Gateway) -> None:
+    gw = edifact_gateway
+    contrl = f"UNH+1+CONTRL:D:3:UN'UCI+4K2J7ZQ0X1B9MA+{RECIPIENT}+{SENDER}+7'UNT+3+1'"
+    rid = submit(
+        gw, interchange(contrl, sender=SENDER, recipient=RECIPIENT, reference="C1").encode()
+    )
+    wait_idle(gw.worker)
+    st = status(gw, rid)
+    assert st["state"] == "done" and st["findings"] == []
+    [doc] = st["documents"]
+    assert (doc["state"], doc["queue"], doc["findings"]) == ("valid", None, [])
+    assert queued(gw) == [] and acks_of(gw, rid) == {}  # a CONTRL is not answered
+    with gw.sessions() as s:
+        [event] = s.scalars(
+            select(Event).where(Event.interchange_id == rid, Event.type == "handled")
+        )
+    assert (
+        event.detail["text"] == "CONTRL received: our interchange 4K2J7ZQ0X1B9MA was acknowledged"
+    )
+    assert event.document_id == doc["document_id"]
+
+
+def acks_of_each(gw: Gateway, rid: str) -> list[Ack]:
+    with gw.sessions() as s:
+        return list(s.scalars(select(Ack).where(Ack.interchange_id == rid).order_by(Ack.filename)))

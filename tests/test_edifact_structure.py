@@ -9,9 +9,11 @@ import pytest
 from edi_gateway.formats.edifact.directory import (
     Directory,
     DirectoryCatalog,
+    DirectoryError,
     GroupNode,
     MessageDef,
     MessageSchema,
+    Ref,
     parse_node,
     parse_segments,
 )
@@ -157,11 +159,14 @@ def test_the_error_codes_mean_what_the_service_directories_say(catalog: Director
         "39": "Data element too long",
         "40": "Data element too short",
     }
-    assert {code.value for code in SyntaxError0085} == set(expected)
+    v4_only = {"45": "Trailing separator"}
+    assert {code.value for code in SyntaxError0085} == set(expected) | set(v4_only)
     for code, title in expected.items():
         assert v3[code] == title, code
     assert v4["35"] == "Too many data element or segment repetitions"  # later wording
     assert all(v4[code] == title for code, title in expected.items() if code != "35")
+    for code, title in v4_only.items():
+        assert v4[code] == title and code not in v3, code
 
 
 VALID_ORDER = (
@@ -416,6 +421,93 @@ def test_a_syntax_4_unh_needs_the_version_4_service_segments(catalog: DirectoryC
     assert v4 is not None and v3 is not None
     assert check(v4, text) == []
     assert brief(check(v3, text)) == [("16", 2, "UNH", 2, 6)]
+
+
+V4_ORDER = VALID_ORDER.replace("UNH+1+ORDERS:D:96A:UN'", "UNH+1+ORDERS:D:96A:UN::16B'")
+
+
+@pytest.fixture(scope="module")
+def orders_v4(catalog: DirectoryCatalog) -> MessageSchema:
+    schema = catalog.schema("ORDERS", "D", "96A", "UN", 4)
+    assert schema is not None
+    return schema
+
+
+def check_v4(schema: MessageSchema, text: str) -> list[Finding]:
+    return validate_message(segments_of(text), schema, syntax_version=4)
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        ("BGM+220+PO1+9'", "BGM+220+PO1+9+++'", ("45", 3, "BGM", 4, None)),
+        ("BGM+220+PO1+9'", "BGM+220+PO1+9+'", ("45", 3, "BGM", 4, None)),
+        ("DTM+137:20240101:102'", "DTM+137:20240101:102:'", ("45", 4, "DTM", 1, 4)),
+        ("BGM+220+PO1+9'", "BGM+220::+PO1+9'", ("45", 3, "BGM", 1, 3)),
+        ("UNS+S'", "UNS+S+'", ("45", 8, "UNS", 2, None)),
+    ],
+)
+def test_a_trailing_separator_in_syntax_4(
+    orders_v4: MessageSchema, old: str, new: str, expected: tuple[object, ...]
+) -> None:
+    assert check_v4(orders_v4, V4_ORDER) == []
+    findings = check_v4(orders_v4, V4_ORDER.replace(old, new))
+    assert brief(findings) == [expected]
+    assert "trailing separator" in findings[0].text
+    assert findings[0].severity is Severity.WARNING  # published EN 16931 examples have them
+
+
+def test_omitted_elements_before_a_value_are_no_trailing_separator(
+    orders_v4: MessageSchema,
+) -> None:
+    assert check_v4(orders_v4, V4_ORDER.replace("BGM+220+PO1+9'", "BGM+220++9'")) == []
+
+
+def test_syntax_3_has_no_code_for_a_trailing_separator(orders: MessageSchema) -> None:
+    text = VALID_ORDER.replace("DTM+137:20240101:102'", "DTM+137:20240101:102:'")
+    assert check(orders, text) == []
+
+
+def test_an_undeclared_repetition_count_is_not_guessed(orders_v4: MessageSchema) -> None:
+    # the XML renderings give no repetition counts (COM C076 repeats in later directories)
+    unh, *body = segments_of(V4_ORDER)
+    nad = next(s for s in body if s.tag == "NAD")
+    nad.repeats = {1: [["4012345000009", "", "9"], ["4012345000016", "", "9"]]}
+    assert validate_message([unh, *body], orders_v4, syntax_version=4) == []
+
+
+def test_a_trailing_repetition_separator(orders_v4: MessageSchema) -> None:
+    unh, *body = segments_of(V4_ORDER)
+    nad = next(s for s in body if s.tag == "NAD")
+    nad.repeats = {1: [["4012345000009", "", "9"], [""]]}
+    findings = validate_message([unh, *body], orders_v4, syntax_version=4)
+    assert brief(findings) == [("45", 5, "NAD", 2, None)]
+
+
+def test_the_directory_can_allow_repetitions(small: MessageSchema) -> None:
+    elements, composites, segments = parse_segments(
+        {**SMALL_SEGMENTS, "segments": {**SMALL_SEGMENTS["segments"], "AAA": ["A", "1000 C 2"]}}
+    )
+    directory = Directory("T2", None, "messages", elements, composites, segments, {}, ())
+    directory.add_message(small.message)
+    schema = MessageSchema(directory.message("TEST"), directory)
+    segs = segments_of("UNH+1+TEST'AAA+ABC'BBB'CCC'UNT+5+1'")
+    segs[1].repeats = {0: [["ABC"], ["DEF"]]}
+    assert validate_message(segs, schema, syntax_version=4) == []
+    segs[1].repeats = {0: [["ABC"], ["DEF"], ["GHI"]]}
+    findings = validate_message(segs, schema, syntax_version=4)
+    assert brief(findings) == [("35", 3, "AAA", 1, None)]
+    assert findings[0].severity is Severity.ERROR
+    assert (
+        findings[0].text == "AAA element 1 (1000 Alpha code) occurs 3 times; the directory allows 2"
+    )
+    assert validate_message(segs, schema, syntax_version=3) == []  # no repetition in syntax 3
+
+
+def test_a_reference_with_a_bad_repetition_count_is_refused() -> None:
+    with pytest.raises(DirectoryError, match="repetition count"):
+        Ref.parse("C516 C 0")
+    assert str(Ref.parse("C076 M 3")) == "C076 M 3" and Ref.parse("C076 M").max_repeat is None
 
 
 def test_contrl_in_both_syntax_versions(catalog: DirectoryCatalog) -> None:

@@ -204,3 +204,50 @@ def test_unknown_format_is_rejected(gateway: Gateway) -> None:
     st = status(gateway, rid)
     assert st["state"] == "rejected"
     assert st["findings"][0]["code"] == "unknown-format"
+
+
+def test_a_resent_order_number_is_rejected_and_not_queued_again(gateway: Gateway) -> None:
+    first = submit(gateway, samples.order("PO-DUP", MOE, HANIL))
+    wait_idle(gateway.worker)
+    # the same number again, in other bytes (so intake's content check does not catch it)
+    again = submit(gateway, json.dumps(samples.order("PO-DUP", MOE, HANIL, lines=2)).encode())
+    other_buyer = submit(gateway, samples.order("PO-DUP", SEOUL, HANIL))
+    wait_idle(gateway.worker)
+    assert status(gateway, first)["state"] == "done"
+    st = status(gateway, again)
+    assert st["state"] == "rejected"
+    [doc] = st["documents"]
+    assert doc["queue"] is None and doc["state"] == "valid"
+    [finding] = doc["findings"]
+    assert finding["code"] == "duplicate-document" and finding["severity"] == "error"
+    assert f"{first}-0" in finding["text"]
+    assert status(gateway, other_buyer)["documents"][0]["queue"] == "seoul-city.order"
+    with gateway.sessions() as s:
+        queued = sorted(s.scalars(select(QueueItem.document_id)))
+        [ack] = s.scalars(select(Ack).where(Ack.interchange_id == again))
+    assert queued == sorted([f"{first}-0", f"{other_buyer}-0"])
+    receipt = json.loads(ack.content)
+    assert ack.positive is False and receipt["verdict"] == "rejected"
+    assert "duplicate-document" in ack.content.decode()
+
+
+def test_an_order_number_counts_only_once_accepted(gateway: Gateway) -> None:
+    # the first one is refused (unknown buyer), so the corrected resend is no duplicate
+    bad = samples.order("PO-RETRY", MOE, HANIL)
+    bad["parties"][0]["identifiers"] = [{"scheme": "0088", "value": "0000000000000"}]
+    bad["parties"][0]["tax_ids"] = []
+    refused = submit(gateway, bad)
+    wait_idle(gateway.worker)
+    assert status(gateway, refused)["state"] == "rejected"
+    fixed = submit(gateway, samples.order("PO-RETRY", MOE, HANIL))
+    wait_idle(gateway.worker)
+    assert status(gateway, fixed)["documents"][0]["queue"] == "moe.order"
+
+
+def test_two_orders_with_one_number_in_one_batch(gateway: Gateway) -> None:
+    twice = [samples.order("PO-TWICE", MOE, HANIL), samples.order("PO-TWICE", MOE, HANIL, lines=1)]
+    rid = submit(gateway, {"documents": twice})
+    wait_idle(gateway.worker)
+    docs = status(gateway, rid)["documents"]
+    assert [d["queue"] for d in docs] == ["moe.order", None]
+    assert [f["code"] for f in docs[1]["findings"]] == ["duplicate-document"]

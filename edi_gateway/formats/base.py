@@ -48,6 +48,9 @@ class Unit:
 class Translation:
     document: Document | None
     findings: list[Finding] = field(default_factory=list)
+    # A command message the format acted on instead of translating it (a UBL CallForTenders
+    # registers a call): what was done. The unit is then accepted with nothing to route.
+    handled: str | None = None
 
 
 class Reader(Protocol):

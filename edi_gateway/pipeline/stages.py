@@ -23,14 +23,30 @@ from edi_gateway.formats.base import (
     Limits,
     Reader,
     Registry,
+    Translation,
     Unit,
     UnitOutcome,
     Verdict,
 )
-from edi_gateway.model import BUYER_ROLE, Document, Finding, Location, Severity, rejects
+from edi_gateway.model import (
+    BUYER_ROLE,
+    Document,
+    DocumentKind,
+    Finding,
+    Location,
+    Severity,
+    rejects,
+)
 from edi_gateway.pipeline.routing import Router
 
 HEAD_BYTES = 4096
+# Kinds whose business number must not come twice from one sender to one receiver: a resent
+# order would otherwise be delivered (and fulfilled) twice.
+DEDUPLICATED_KINDS = frozenset({DocumentKind.ORDER})
+# Envelope.syntax key under which a format lists the control reference of every interchange
+# of a payload read so far (EDIFACT: UNB 0020 of concatenated interchanges); the last one is
+# the interchange of the unit being processed.
+CONTROL_REFERENCES = "control_references"
 
 
 @dataclass
@@ -42,6 +58,7 @@ class ProcessedDocument:
     document: Document | None
     receiver_id: str | None = None
     test: bool = False
+    handled: str | None = None  # what a command message (or a partner's CONTRL) did
 
 
 @dataclass
@@ -55,6 +72,8 @@ class StageResult:
     units: list[UnitOutcome] = field(default_factory=list)  # small: no documents in here
     acks: list[AckDocument] = field(default_factory=list)
     dead: bool = False  # a valid document found no route: park it for an operator
+    # every interchange control reference of the payload (the first is `control_reference`)
+    control_references: list[str] = field(default_factory=list)
 
 
 DocumentSink = Callable[[ProcessedDocument], None]
@@ -74,6 +93,9 @@ class Context:
     duplicate_of: str | None = None
     # (partner id, control reference) -> id of an earlier interchange with it, if any
     seen_control_reference: Callable[[str, str], str | None] = lambda _p, _r: None
+    # (kind, sender id, receiver id, business id, test) -> id of the same document accepted
+    # earlier, if any (see `DEDUPLICATED_KINDS`)
+    seen_document: Callable[[str, str, str, str, bool], str | None] = lambda *_: None
     limits: Limits = field(default_factory=Limits)
 
 
@@ -108,9 +130,8 @@ def validate(reader: Reader, unit: Unit) -> list[Finding]:
     return [*unit.findings, *reader.validate(unit)]
 
 
-def translate(reader: Reader, unit: Unit) -> tuple[Document | None, list[Finding]]:
-    t = reader.translate(unit)
-    return t.document, t.findings
+def translate(reader: Reader, unit: Unit) -> Translation:
+    return reader.translate(unit)
 
 
 def resolve_receiver(doc: Document, sender: Partner | None, config: Config) -> Partner | None:
@@ -237,9 +258,15 @@ def run_stages(source: BinaryIO, ctx: Context, sink: DocumentSink) -> StageResul
         )
     units: list[UnitOutcome] = []
     fatal = rejects(findings)
+    references = _references(env.syntax, env.control_reference)
+    checked = DuplicateChecks(ctx, partner, references)
     if duplicate_of is None and not fatal:
         for unit in split(reader):
-            processed = _process_unit(reader, unit, ctx, env.test)
+            repeated = checked.interchange()
+            if repeated is not None:
+                processed = _duplicate_unit(unit, ctx, repeated)
+            else:
+                processed = _process_unit(reader, unit, ctx, env.test, checked)
             sink(processed)
             units.append(processed.outcome)
             if len(units) > ctx.config.settings.limits.max_documents:
@@ -276,7 +303,78 @@ def run_stages(source: BinaryIO, ctx: Context, sink: DocumentSink) -> StageResul
         units,
         acks,
         dead,
+        list(references),
     )
+
+
+def _references(syntax: dict, first: str | None) -> list[str]:
+    found = syntax.get(CONTROL_REFERENCES)
+    if isinstance(found, list):
+        return found  # the format's own list: it grows while the units are read
+    return [first] if first else []
+
+
+class DuplicateChecks:
+    """The idempotent receiver's checks inside one payload: each further interchange's control
+    reference (the first one is checked before splitting) and each deduplicated document's
+    business number, against the store and against what came earlier in the same payload."""
+
+    def __init__(self, ctx: Context, partner: Partner | None, references: list[str]) -> None:
+        self.ctx = ctx
+        self.partner = partner
+        self.references = references
+        self._verdicts: list[str | None] = [None]  # the first interchange passed already
+        self._numbers: dict[tuple[str, str, str, bool], str] = {}
+
+    def interchange(self) -> str | None:
+        """Where the current unit's interchange was received before, if it was."""
+        while len(self._verdicts) < len(self.references):
+            index = len(self._verdicts)
+            reference = self.references[index]
+            earlier = (
+                f"interchange {self.references.index(reference) + 1} of this payload"
+                if reference in self.references[:index]
+                else None
+            )
+            if earlier is None and self.partner is not None and reference:
+                earlier = self.ctx.seen_control_reference(self.partner.id, reference)
+            self._verdicts.append(earlier)
+        return self._verdicts[len(self.references) - 1] if self.references else None
+
+    def document(self, doc: Document, receiver: Partner, document_id: str) -> str | None:
+        """Where the same document (kind, number, sender, receiver) was accepted before."""
+        if doc.kind not in DEDUPLICATED_KINDS or self.partner is None:
+            return None
+        key = (doc.kind.value, receiver.id, doc.id, doc.test)
+        earlier = self._numbers.get(key)
+        if earlier is None:
+            earlier = self.ctx.seen_document(
+                doc.kind.value, self.partner.id, receiver.id, doc.id, doc.test
+            )
+        if earlier is None:
+            self._numbers[key] = document_id
+        return earlier
+
+
+def _duplicate_unit(unit: Unit, ctx: Context, earlier: str) -> ProcessedDocument:
+    """A message of a further interchange that was received before: not processed again."""
+    finding = _finding(
+        "duplicate",
+        f"this message's interchange was already received as {earlier}",
+        Severity.FATAL,
+        "intake",
+        message=unit.index,
+    )
+    outcome = UnitOutcome(
+        index=unit.index,
+        message_type=unit.message_type,
+        reference=unit.reference,
+        verdict=Verdict.REJECTED,
+        findings=[finding],
+        business_id=unit.reference,
+        document_id=f"{ctx.interchange_id}-{unit.index}",
+    )
+    return ProcessedDocument(unit, outcome, None)
 
 
 def _check_sender(claimed: list, partner: Partner | None, ctx: Context) -> list[Finding]:
@@ -301,20 +399,39 @@ def _check_sender(claimed: list, partner: Partner | None, ctx: Context) -> list[
     ]
 
 
-def _process_unit(reader: Reader, unit: Unit, ctx: Context, test: bool) -> ProcessedDocument:
+def _process_unit(
+    reader: Reader, unit: Unit, ctx: Context, test: bool, checks: DuplicateChecks
+) -> ProcessedDocument:
     findings = validate(reader, unit)
     doc: Document | None = None
     queue: str | None = None
     receiver: Partner | None = None
+    handled: str | None = None
     if not rejects(findings):
-        doc, more = translate(reader, unit)
-        findings += more
+        translation = translate(reader, unit)
+        doc, handled = translation.document, translation.handled
+        findings += translation.findings
         if doc is not None and not rejects(findings):
             if test:
                 doc.test = True
             queue, receiver, more = route(doc, ctx.partner, ctx, unit.index)
             findings += more
-    ok = doc is not None and queue is not None and not rejects(findings)
+            document_id = f"{ctx.interchange_id}-{unit.index}"
+            earlier = checks.document(doc, receiver, document_id) if receiver else None
+            if earlier is not None and queue is not None:
+                queue = None
+                findings.append(
+                    _finding(
+                        "duplicate-document",
+                        f"{doc.kind.value} {doc.id!r} from {ctx.partner.id if ctx.partner else '-'}"
+                        f" to {receiver.id if receiver else '-'} was already accepted "
+                        f"as document {earlier}",
+                        Severity.ERROR,
+                        "route",
+                        message=unit.index,
+                    )
+                )
+    ok = (queue is not None or handled is not None) and not rejects(findings)
     verdict = (
         (Verdict.ACCEPTED if not findings else Verdict.ACCEPTED_WITH_WARNINGS)
         if ok
@@ -331,7 +448,7 @@ def _process_unit(reader: Reader, unit: Unit, ctx: Context, test: bool) -> Proce
         queue=queue if ok else None,
     )
     return ProcessedDocument(
-        unit, outcome, doc, receiver.id if receiver else None, bool(doc and doc.test)
+        unit, outcome, doc, receiver.id if receiver else None, bool(doc and doc.test), handled
     )
 
 

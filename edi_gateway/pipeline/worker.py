@@ -20,7 +20,7 @@ from typing import Any
 
 import orjson
 import structlog
-from sqlalchemy import delete, insert, or_, select, update
+from sqlalchemy import Connection, Engine, delete, insert, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from edi_gateway import metrics
@@ -33,6 +33,7 @@ from edi_gateway.pipeline.spill import Spill
 from edi_gateway.pipeline.stages import Context, ProcessedDocument, StageResult, run_stages
 from edi_gateway.spool import Spool
 from edi_gateway.store.db import bookkeeping_sessions, read_sessions
+from edi_gateway.store.queries import earlier_document
 from edi_gateway.store.tables import (
     Ack,
     AckState,
@@ -41,6 +42,7 @@ from edi_gateway.store.tables import (
     Event,
     FindingRow,
     Interchange,
+    InterchangeReference,
     InterchangeState,
     QueueItem,
     QueueItemState,
@@ -225,6 +227,7 @@ class Worker:
                 f"processing was attempted {c.crashes} times without finishing "
                 "(the gateway stopped each time); parked for an operator"
             ), spill
+        documents = EarlierDocuments(self.reads.kw["bind"], c.id)
         ctx = Context(
             config=self.config,
             registry=self.registry,
@@ -235,6 +238,7 @@ class Worker:
             raw_sha256=c.raw_sha256,
             duplicate_of=c.duplicate_of,
             seen_control_reference=self._seen_control_reference(c.id),
+            seen_document=documents,
             limits=self.limits,
         )
         now = self.clock()
@@ -245,6 +249,8 @@ class Worker:
             bound.exception("worker.stage_failed")
             spill.close()
             return _dead(f"unexpected processing error: {type(exc).__name__}: {exc}"), Spill()
+        finally:
+            documents.close()
         bound.info(
             "worker.processed",
             verdict=result.verdict.value,
@@ -254,21 +260,32 @@ class Worker:
         return result, spill
 
     def _seen_control_reference(self, own_id: str) -> Callable[[str, str], str | None]:
+        settled = [InterchangeState.DONE, InterchangeState.REJECTED, InterchangeState.DEAD]
+
         def lookup(partner_id: str, reference: str) -> str | None:
             with self.reads() as s:
-                return s.scalar(
+                first = s.scalar(
                     select(Interchange.id)
                     .where(
                         Interchange.partner_id == partner_id,
                         Interchange.control_reference == reference,
                         Interchange.id != own_id,
-                        Interchange.state.in_(
-                            [
-                                InterchangeState.DONE,
-                                InterchangeState.REJECTED,
-                                InterchangeState.DEAD,
-                            ]
-                        ),
+                        Interchange.state.in_(settled),
+                    )
+                    .order_by(Interchange.received_at)
+                    .limit(1)
+                )
+                if first is not None:
+                    return first
+                # a later interchange of a payload with several
+                return s.scalar(
+                    select(Interchange.id)
+                    .join(InterchangeReference)
+                    .where(
+                        InterchangeReference.partner_id == partner_id,
+                        InterchangeReference.control_reference == reference,
+                        Interchange.id != own_id,
+                        Interchange.state.in_(settled),
                     )
                     .order_by(Interchange.received_at)
                     .limit(1)
@@ -309,6 +326,11 @@ class Worker:
                 already: set[str] = set()
                 if c.attempts > 1:  # a rerun: documents are derived again, queue items stay
                     s.execute(delete(DocumentRow).where(DocumentRow.interchange_id == c.id))
+                    s.execute(
+                        delete(InterchangeReference).where(
+                            InterchangeReference.interchange_id == c.id
+                        )
+                    )
                     already = set(
                         s.scalars(
                             select(QueueItem.document_id).where(
@@ -332,6 +354,9 @@ class Worker:
                         s.execute(insert(_TABLES[table]), rows)
                 if r.findings:
                     s.execute(insert(FindingRow), [_finding_row(c, None, f) for f in r.findings])
+                references = _reference_rows(c, r)
+                if references:
+                    s.execute(insert(InterchangeReference), references)
                 acks = self._ack_rows(c, r, now)
                 if acks:
                     s.execute(insert(Ack), acks)
@@ -383,6 +408,57 @@ class Worker:
         }
 
 
+class EarlierDocuments:
+    """The look-up of an earlier accepted document (`Context.seen_document`) for one
+    interchange. Asked once per order, so it keeps one read connection while the stages run
+    (a session per look-up cost about as much as validating the message); each look-up ends
+    its transaction, so no snapshot is held between them."""
+
+    def __init__(self, engine: Engine, own_id: str) -> None:
+        self.engine = engine
+        self.own_id = own_id
+        self._conn: Connection | None = None
+
+    def __call__(
+        self, kind: str, sender: str, receiver: str, number: str, test: bool
+    ) -> str | None:
+        if self._conn is None:
+            self._conn = self.engine.connect()
+        try:
+            return earlier_document(
+                self._conn,
+                kind=kind,
+                sender_id=sender,
+                receiver_id=receiver,
+                business_id=number,
+                test=test,
+                other_than=self.own_id,
+            )
+        finally:
+            self._conn.rollback()
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+
+def _reference_rows(c: Claimed, r: StageResult) -> list[dict[str, Any]]:
+    """The payload's interchange control references; a duplicate payload adds none."""
+    if _final_state(r) == InterchangeState.DUPLICATE:
+        return []
+    return [
+        {
+            "interchange_id": c.id,
+            "position": position,
+            "partner_id": c.partner_id,
+            "control_reference": reference,
+        }
+        for position, reference in enumerate(r.control_references)
+        if reference
+    ]
+
+
 def _embed_canonical(row: dict[str, Any]) -> dict[str, Any]:
     if row["canonical"] is not None:
         row["canonical"] = orjson.Fragment(row["canonical"])
@@ -404,6 +480,7 @@ _TABLES: dict[str, type] = {
     "documents": DocumentRow,
     "queue_items": QueueItem,
     "findings": FindingRow,
+    "events": Event,
 }
 
 
@@ -418,7 +495,11 @@ def _spill_document(spill: Spill, c: Claimed, d: ProcessedDocument, now: dt.date
     state = (
         DocumentState.ROUTED
         if routed
-        else (DocumentState.VALID if d.document is not None else DocumentState.INVALID)
+        else (
+            DocumentState.VALID
+            if d.document is not None or d.handled is not None
+            else DocumentState.INVALID
+        )
     )
     spill.add(
         "documents",
@@ -441,6 +522,18 @@ def _spill_document(spill: Spill, c: Claimed, d: ProcessedDocument, now: dt.date
     )
     for f in o.findings:
         spill.add("findings", _finding_row(c, doc_id, f))
+    if d.handled is not None:  # a command or a partner's CONTRL: what it did is the record
+        spill.add(
+            "events",
+            {
+                "at": now,
+                "interchange_id": c.id,
+                "document_id": doc_id,
+                "actor": "pipeline",
+                "type": "handled",
+                "detail": {"message_type": o.message_type, "text": d.handled},
+            },
+        )
     if routed:
         spill.add(
             "queue_items",

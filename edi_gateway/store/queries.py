@@ -5,12 +5,13 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Connection, bindparam, func, select
 from sqlalchemy.orm import Session
 
 from edi_gateway.store.tables import (
     Ack,
     DocumentRow,
+    DocumentState,
     Event,
     FindingRow,
     Interchange,
@@ -135,3 +136,48 @@ def state_counts(s: Session) -> dict[str, int]:
         st: n
         for st, n in s.execute(select(Interchange.state, func.count()).group_by(Interchange.state))
     }
+
+
+# Asked once per deduplicated document: built once, so a look-up costs only its execution.
+_EARLIER_DOCUMENT = (
+    select(DocumentRow.id)
+    .join(Interchange, Interchange.id == DocumentRow.interchange_id)
+    .where(
+        DocumentRow.business_id == bindparam("business_id"),
+        DocumentRow.kind == bindparam("kind"),
+        DocumentRow.sender_id == bindparam("sender_id"),
+        DocumentRow.receiver_id == bindparam("receiver_id"),
+        DocumentRow.test == bindparam("test"),
+        DocumentRow.interchange_id != bindparam("other_than"),
+        DocumentRow.state.in_([DocumentState.ROUTED, DocumentState.DELIVERED]),
+        Interchange.state == InterchangeState.DONE,
+    )
+    .order_by(DocumentRow.created_at, DocumentRow.id)
+    .limit(1)
+)
+
+
+def earlier_document(
+    s: Session | Connection,
+    *,
+    kind: str,
+    sender_id: str,
+    receiver_id: str,
+    business_id: str,
+    test: bool,
+    other_than: str,
+) -> str | None:
+    """The id of a document of `kind` with this business number (order number, ...) that the
+    same sender already sent to the same receiver in another, accepted interchange (one that
+    ended `done` with the document queued), or None."""
+    return s.scalar(
+        _EARLIER_DOCUMENT,
+        {
+            "business_id": business_id,
+            "kind": kind,
+            "sender_id": sender_id,
+            "receiver_id": receiver_id,
+            "test": test,
+            "other_than": other_than,
+        },
+    )

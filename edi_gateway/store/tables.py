@@ -152,6 +152,20 @@ class IntakeKey(Base):
     interchange_id: Mapped[str] = mapped_column(ID)
 
 
+class InterchangeReference(Base):
+    """Every interchange control reference a payload held (EDIFACT files often concatenate
+    several interchanges), so that a resent one is found whatever its place (migration 0006)."""
+
+    __tablename__ = "interchange_references"
+    interchange_id: Mapped[str] = mapped_column(ForeignKey("interchanges.id"), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer, primary_key=True)  # 0: the payload's first
+    partner_id: Mapped[str | None] = mapped_column(String(64))
+    control_reference: Mapped[str] = mapped_column(String(64))
+    __table_args__ = (
+        Index("ix_interchange_references_partner_ref", "partner_id", "control_reference"),
+    )
+
+
 class DocumentRow(Base):
     __tablename__ = "documents"
     id: Mapped[str] = mapped_column(String(40), primary_key=True)

@@ -14,7 +14,9 @@ it answers, in the partner's syntax, character set and separators (see `contrl.A
 
 With the partner's application_ack option `on_error`, only messages rejected for an application
 reason are answered; with `always`, every message that passed the syntax checks is. Messages
-with syntax errors are answered by the CONTRL alone, and a duplicate interchange by its CONTRL.
+with syntax errors are answered by the CONTRL alone, and a duplicate interchange by its CONTRL;
+a partner's CONTRL is never answered. A resent order (same number, sender and buyer as one
+accepted before) is rejected with DUPLIC.
 
 Error codes (9321, an..8, assigned by the recipient): see `ERROR_CODES`; other findings of
 eight characters or fewer keep their own code, longer ones become APPL.
@@ -83,8 +85,10 @@ def application_findings(unit: UnitOutcome) -> list[Finding]:
 
 
 def _wanted(unit: UnitOutcome, policy: AckPolicy) -> bool:
-    if any(is_syntax(f) and f.rejects for f in unit.findings):
+    if any((is_syntax(f) and f.rejects) or f.code == "duplicate" for f in unit.findings):
         return False  # the CONTRL answers it
+    if unit.message_type.startswith("CONTRL"):
+        return False  # a partner's CONTRL is not answered
     if policy == AckPolicy.ALWAYS:
         return True
     return unit.verdict == Verdict.REJECTED

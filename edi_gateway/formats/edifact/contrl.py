@@ -299,12 +299,20 @@ def _message_report(m: MessageFacts, unit: UnitOutcome, w: AckWriter) -> _Messag
 
 
 def _interchange_code(
-    facts: InterchangeFacts, common: list[Finding], verdict: Verdict
+    facts: InterchangeFacts,
+    common: list[Finding],
+    verdict: Verdict,
+    units: dict[int, UnitOutcome],
 ) -> tuple[str, Finding | None]:
     """UCI action and the finding that decides it."""
     if verdict == Verdict.DUPLICATE:
         dup = next((f for f in common if f.code == "duplicate"), None)
         return REJECTED, dup
+    for m in facts.messages:  # one interchange of several in the payload was received before
+        unit = units.get(m.index)
+        dup = next((f for f in unit.findings if f.code == "duplicate"), None) if unit else None
+        if dup is not None:
+            return REJECTED, dup
     for f in [*facts.findings, *common]:
         if f.rejects:
             return REJECTED, f
@@ -322,14 +330,14 @@ def build_contrl(
     units = units if units is not None else {u.index: u for u in outcome.units}
     common = [f for f in outcome.findings if not is_syntax(f)]
     w = AckWriter(facts, reference, now)
-    action, cause = _interchange_code(facts, common, outcome.verdict)
+    action, cause = _interchange_code(facts, common, outcome.verdict, units)
     uci: list[Element] = [
         w.value(facts.control_reference),
         [w.value(facts.sender[0]), facts.sender[1]],
         [w.value(facts.recipient[0]), facts.recipient[1]],
         action,
     ]
-    if outcome.verdict == Verdict.DUPLICATE:
+    if outcome.verdict == Verdict.DUPLICATE or (cause is not None and cause.code == "duplicate"):
         uci.append(DUPLICATE)
     elif cause is not None:
         tag = cause.location.segment_tag or ""

@@ -15,7 +15,13 @@ Several interchanges in one payload (concatenated files are everyday practice) a
 their messages are the payload's units, numbered on across interchanges; every interchange
 after the first must come from the same sender, and each one gets its own CONTRL. What each
 interchange said (syntax, separators, messages, groups) is kept, small, in
-`envelope.syntax["interchanges"]` for the acknowledgements.
+`envelope.syntax["interchanges"]` for the acknowledgements; their control references (UNB 0020)
+are also listed, growing as they are read, in `envelope.syntax["control_references"]`, so that
+the pipeline can check each one for a resent interchange.
+
+A CONTRL a partner sends (its answer to an interchange of ours, e.g. an APERAK) is not a
+business document: `translate` reports it as handled, saying what it acknowledged, and it is
+neither routed nor answered.
 
 Translation is not done here: the composition root hands in the mapping engine as a
 `TranslateFunction` (formats sit below `mapping` in the layers), and without one every message
@@ -178,6 +184,7 @@ class EdifactReader:
         )
         self._events: Iterator[Event] = iter(self._checker)
         self._interchanges: list[InterchangeFacts] = []
+        self._references: list[str] = []  # UNB 0020 of each interchange, as read
         self._extra: list[Finding] = []  # interchange-level findings of ours after `open`
         self._next_index = 0
         self._previous: _Body | None = None
@@ -215,6 +222,7 @@ class EdifactReader:
                 "charset": first.charset,
                 "application_reference": first.application_reference,
                 "interchanges": self._interchanges,
+                "control_references": self._references,
             },
             findings=[*self._checker.findings, *facts.findings],
         )
@@ -224,6 +232,7 @@ class EdifactReader:
         facts = _facts(ic)
         facts.first_unit = self._next_index
         self._interchanges.append(facts)
+        self._references.append(ic.control_reference)
         facts.findings += self._recipient_findings(ic)
         if len(self._interchanges) > 1:
             facts.findings += self._sender_findings(ic)
@@ -374,6 +383,8 @@ class EdifactReader:
 
     def translate(self, unit: Unit) -> Translation:
         body = _body(unit)
+        if unit.message_type.startswith("CONTRL"):
+            return Translation(None, handled=contrl_received(body.segments))
         return translate_segments(
             self._settings.translator,
             body.segments,
@@ -413,7 +424,7 @@ def check_message(
                 component=1,
             )
         ]
-    validator = MessageValidator(schema, decimal_mark, index)
+    validator = MessageValidator(schema, decimal_mark, index, syntax)
     findings: list[Finding] = []
     for segment in segments:
         findings += validator.feed(segment)
@@ -444,6 +455,17 @@ def translate_segments(
             ],
         )
     return translator(segments, decimal_mark, index)
+
+
+def contrl_received(segments: list[Segment]) -> str:
+    """What a partner's CONTRL says about our interchange (UCI: reference and action)."""
+    uci = next((s for s in segments if s.tag == "UCI"), None)
+    if uci is None:
+        return "CONTRL without UCI received; nothing to record"
+    reference, action, error = uci.element(1), uci.element(4), uci.element(5)
+    meaning = {"4": "rejected", "7": "acknowledged", "8": "received"}.get(action, action)
+    detail = f" (0085 code {error})" if error else ""
+    return f"CONTRL received: our interchange {reference} was {meaning}{detail}"
 
 
 def _renumbered(finding: Finding, index: int) -> Finding:

@@ -17,11 +17,19 @@ codes used mean the same in syntax versions 3 and 4). Findings point at the segm
 revealed them: a missing mandatory segment is reported at the segment that came in its place
 (or, at the end, at the last segment received), with that segment's number and tag.
 
+Syntax version 4 only (ISO 9735-1:2002; service code list 0085 of syntax 4 has the codes,
+syntax 3's has not): a trailing separator, i.e. an element, component or repetition separator
+directly followed by the segment terminator or by the separator of a higher level, is code 45,
+as a warning: nothing is lost or ambiguous, and published examples (the EN 16931 D14B
+invoices) have them, so it must not reject a message. A data element repeated (repetition
+separator) more often than the directory allows is code 35 ("too many data element or segment
+repetitions"), where the directory states a count (``"C076 M 3"``); the public XML renderings
+give none, so imported directories leave it unchecked rather than guess.
+
 Deliberate leniencies: code-list misses in a message that names a subset in UNH (S009 0057, e.g.
-``EAN008``) are warnings, since subsets such as EANCOM add codes of their own; empty data
-elements or components beyond the defined ones (trailing separators) are not reported here;
-the number of repetitions of a data element (syntax 4) is not checked, because the directories'
-XML rendering does not give it, but every occurrence is validated.
+``EAN008``) are warnings, since subsets such as EANCOM add codes of their own; trailing
+separators in syntax 3, whose code list has no code for them, are not reported; dependency
+notes (code 48) are not checked, because the directories' XML renderings do not carry them.
 """
 
 from __future__ import annotations
@@ -60,6 +68,7 @@ class SyntaxError0085(StrEnum):
     INVALID_CHARACTER_TYPE = "37"  # digits in an a field, non-digits in an n field
     TOO_LONG = "39"
     TOO_SHORT = "40"
+    TRAILING_SEPARATOR = "45"  # syntax 4 only
 
 
 Node = SegmentNode | GroupNode
@@ -173,7 +182,8 @@ def automaton(message: MessageDef) -> MessageAutomaton:
 class MessageValidator:
     """Validates one message segment by segment: `feed` each segment, then `finish`.
 
-    One validator per message; `decimal_mark` is the one the interchange advises in UNA.
+    One validator per message; `decimal_mark` is the one the interchange advises in UNA and
+    `syntax_version` the one UNB names (4 adds the trailing separator and repetition checks).
     """
 
     def __init__(
@@ -181,10 +191,12 @@ class MessageValidator:
         schema: MessageSchema,
         decimal_mark: str = ".",
         message_index: int | None = None,
+        syntax_version: int = 3,
     ) -> None:
         self.schema = schema
         self.decimal_mark = decimal_mark
         self.message_index = message_index
+        self.syntax_version = syntax_version
         self._automaton = automaton(schema.message)
         self._path: Path = (-1,)
         self._counts: list[int] = [0]
@@ -301,6 +313,11 @@ class _ContentChecker:
     def check(self, segment: Segment, spec: SegmentSpec, out: list[Finding]) -> None:
         elements = segment.elements
         specs = spec.elements
+        syntax_4 = self.validator.syntax_version >= 4
+        if syntax_4:
+            trailing = _trailing_separator(segment)
+            if trailing is not None:
+                out.append(self._trailing(segment, *trailing))
         if len(elements) > len(specs):
             self._extra_elements(segment, spec, out)
         repeats = segment.repeats
@@ -310,10 +327,33 @@ class _ContentChecker:
                     out.append(self._element_missing(segment, element))
                 continue
             if repeats and index in repeats:
-                for occurrence in repeats[index]:
+                occurrences = repeats[index]
+                limit = element.max_repeat
+                if syntax_4 and limit is not None and len(occurrences) > limit:
+                    out.append(self._too_many_occurrences(segment, element, len(occurrences)))
+                for occurrence in occurrences:
                     self._element(segment, element, occurrence, out)
             else:
                 self._element(segment, element, elements[index], out)
+
+    def _trailing(self, segment: Segment, position: int, component: int | None) -> Finding:
+        where = f"element {position}" + (f" component {component}" if component else "")
+        text = (
+            f"{segment.tag} has a trailing separator at {where}; syntax 4 requires omitted "
+            "trailing data elements, components and repetitions to be left out with their separators"
+        )
+        location = self.validator.location(segment, position, component)
+        return self.validator.finding(
+            SyntaxError0085.TRAILING_SEPARATOR, text, location, Severity.WARNING
+        )
+
+    def _too_many_occurrences(self, segment: Segment, spec: ElementSpec, count: int) -> Finding:
+        text = (
+            f"{segment.tag} element {spec.position} ({spec.id} {spec.name}) occurs {count} "
+            f"times; the directory allows {spec.max_repeat}"
+        )
+        location = self.validator.location(segment, spec.position)
+        return self.validator.finding(SyntaxError0085.TOO_MANY_REPETITIONS, text, location)
 
     def _element(
         self, segment: Segment, spec: ElementSpec, values: list[str], out: list[Finding]
@@ -405,6 +445,27 @@ class _ContentChecker:
         return self.validator.finding(SyntaxError0085.MISSING, text, location)
 
 
+def _trailing_separator(segment: Segment) -> tuple[int, int | None] | None:
+    """(element position, component) of the first separator followed by nothing, if any.
+
+    An element written as nothing but separators counts as well: ``+::`` should be ``+``.
+    """
+    repeats = segment.repeats or {}
+    empty_run = None  # position of the first of the empty elements that end the segment
+    for index, values in enumerate(segment.elements):
+        occurrences = repeats.get(index) or [values]
+        if len(occurrences) > 1 and not any(occurrences[-1]):
+            return index + 1, None  # a repetition separator followed by nothing
+        for occurrence in occurrences:
+            if len(occurrence) > 1 and not occurrence[-1]:
+                return index + 1, len(occurrence)  # a component separator followed by nothing
+        if any(values) or len(occurrences) > 1:
+            empty_run = None
+        elif empty_run is None:
+            empty_run = index + 1
+    return None if empty_run is None else (empty_run, None)
+
+
 def _label(tag: str, element: ElementSpec, component: ComponentSpec) -> str:
     if element.composite:
         return (
@@ -468,9 +529,10 @@ def validate_message(
     schema: MessageSchema,
     decimal_mark: str = ".",
     message_index: int | None = None,
+    syntax_version: int = 3,
 ) -> list[Finding]:
     """All structure findings of one message (UNH to UNT inclusive)."""
-    validator = MessageValidator(schema, decimal_mark, message_index)
+    validator = MessageValidator(schema, decimal_mark, message_index, syntax_version)
     findings: list[Finding] = []
     for segment in segments:
         findings += validator.feed(segment)
