@@ -10,12 +10,16 @@ from __future__ import annotations
 
 import fnmatch
 import hashlib
+import threading
+import time
 import tomllib
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
+import structlog
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from edi_gateway.channel_settings import (
@@ -26,6 +30,8 @@ from edi_gateway.channel_settings import (
     SmtpListener,
 )
 from edi_gateway.model import DocumentKind, Identifier
+
+log = structlog.get_logger("edi_gateway.config")
 
 
 class ConfigError(Exception):
@@ -114,8 +120,11 @@ class AckSettings(_Section):
     application_response: Literal["always", "on_error", "never"] = "always"
 
 
+PARTNER_ID = r"^[a-z0-9][a-z0-9_-]{0,63}$"  # also the file name: no path can be made of it
+
+
 class Partner(_Section):
-    id: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")]
+    id: Annotated[str, Field(pattern=PARTNER_ID)]
     name: str
     role: PartnerRole
     enabled: bool = True
@@ -242,34 +251,125 @@ class GatewaySettings(_Section):
 # ----------------------------------------------------------------------------- loading
 
 
+@dataclass(frozen=True)
+class PartnerSet:
+    """One consistent generation of the partner files, indexed for the lookups intake needs."""
+
+    partners: dict[str, Partner]
+    by_token: dict[str, Partner]
+    backoffice_tokens: dict[str, Partner]
+
+    @classmethod
+    def of(cls, partners: dict[str, Partner]) -> PartnerSet:
+        by_token: dict[str, Partner] = {}
+        backoffice: dict[str, Partner] = {}
+        for p in partners.values():
+            if not p.enabled:
+                continue
+            for t in p.api_tokens:
+                by_token[t.sha256] = p
+            for t in p.backoffice.tokens:
+                backoffice[t.sha256] = p
+        return cls(partners, by_token, backoffice)
+
+
+class PartnerDirectory:
+    """The `partners/` directory of a running gateway, re-read when its files change.
+
+    Every process `serve` starts (the listeners and the worker processes) holds one, so a file
+    written by the dashboard takes effect everywhere within `interval` seconds without a
+    signal between processes: `current()` looks at the files' mtimes at most once per interval
+    and swaps in a whole new `PartnerSet` (readers never see half of one). A set that does not
+    load keeps the previous one running and is logged."""
+
+    def __init__(
+        self,
+        directory: Path,
+        check: Callable[[dict[str, Partner]], None],
+        partners: dict[str, Partner],
+        interval: float = 1.0,
+    ) -> None:
+        self.directory = directory
+        self.interval = interval
+        self._check = check
+        self._set = PartnerSet.of(partners)
+        self._signature = _signature(directory)
+        self._checked = time.monotonic()
+        self._lock = threading.Lock()
+        self.writing = threading.Lock()  # one change to the files at a time (the dashboard)
+
+    def current(self) -> PartnerSet:
+        if time.monotonic() - self._checked >= self.interval:
+            self._refresh(wait=False)  # whoever is re-reading already will swap the set in
+        return self._set
+
+    def reload(self) -> bool:
+        """Re-read the files now if they changed; True when a new set was taken."""
+        return self._refresh(wait=True)
+
+    def _refresh(self, wait: bool) -> bool:
+        if not self._lock.acquire(blocking=wait):
+            return False
+        try:
+            self._checked = time.monotonic()
+            signature = _signature(self.directory)
+            if signature == self._signature:
+                return False
+            self._signature = signature
+            try:
+                partners = read_partners(self.directory)
+                self._check(partners)
+            except ConfigError as exc:
+                log.error("config.partners_reload_failed", error=str(exc))
+                return False
+            self._set = PartnerSet.of(partners)
+            log.info("config.partners_reloaded", partners=len(partners))
+            return True
+        finally:
+            self._lock.release()
+
+
+def _signature(directory: Path) -> tuple[tuple[str, int, int, int], ...]:
+    out = []
+    for f in directory.glob("*.toml"):
+        try:
+            st = f.stat()
+        except FileNotFoundError:  # replaced between the listing and the stat
+            continue
+        out.append((f.name, st.st_mtime_ns, st.st_size, st.st_ino))
+    return tuple(sorted(out))
+
+
 @dataclass
 class Config:
-    """The whole configuration, resolved: paths absolute, partners indexed."""
+    """The whole configuration, resolved: paths absolute, partners indexed (and reloaded
+    from their files when these change, see `PartnerDirectory`)."""
 
     path: Path
     settings: GatewaySettings
-    partners: dict[str, Partner]
+    partner_files: PartnerDirectory
     data_dir: Path
     spool_dir: Path
     folder_root: Path
     database_url: str
-    _by_token: dict[str, Partner] = field(default_factory=dict, repr=False)
-    _backoffice_tokens: dict[str, Partner] = field(default_factory=dict, repr=False)
 
-    def __post_init__(self) -> None:
-        for p in self.partners.values():
-            if not p.enabled:
-                continue
-            for t in p.api_tokens:
-                self._by_token[t.sha256] = p
-            for t in p.backoffice.tokens:
-                self._backoffice_tokens[t.sha256] = p
+    @property
+    def partners(self) -> dict[str, Partner]:
+        return self.partner_files.current().partners
+
+    @property
+    def partners_dir(self) -> Path:
+        return self.partner_files.directory
 
     def partner_by_token(self, token: str) -> Partner | None:
-        return self._by_token.get(hash_token(token))
+        return self.partner_files.current().by_token.get(hash_token(token))
 
     def backoffice_by_token(self, token: str) -> Partner | None:
-        return self._backoffice_tokens.get(hash_token(token))
+        return self.partner_files.current().backoffice_tokens.get(hash_token(token))
+
+    def check_partners(self, partners: dict[str, Partner]) -> None:
+        """Raise ConfigError when `partners` does not fit the gateway settings."""
+        _check_references(self.path, self.settings, partners)
 
     def partner_by_identifier(self, ids: list[Identifier]) -> Partner | None:
         """The partner owning any of these business identifiers (scheme must agree if both
@@ -313,26 +413,47 @@ def _validate(model: type[BaseModel], data: dict[str, Any], path: Path) -> Any:
         raise ConfigError(path, key, f"{err['msg']}{shown}{more}") from None
 
 
+def read_partner(pfile: Path, data: dict[str, Any] | None = None) -> Partner:
+    """One partner file (or `data` meant for it), validated; its id must be the file name."""
+    partner: Partner = _validate(Partner, _read_toml(pfile) if data is None else data, pfile)
+    if partner.id != pfile.stem:
+        raise ConfigError(
+            pfile, "id", f"must equal the file name {pfile.stem!r} (found {partner.id!r})"
+        )
+    return partner
+
+
+def read_partners(
+    directory: Path, replace: tuple[str, dict[str, Any]] | None = None
+) -> dict[str, Partner]:
+    """Every `*.toml` partner file in `directory`; `replace=(id, data)` reads `data` in place of
+    that partner's file (which need not exist yet), to validate a change before writing it."""
+    files = {f.stem: f for f in sorted(directory.glob("*.toml"))}
+    if replace is not None:
+        files.setdefault(replace[0], directory / f"{replace[0]}.toml")
+    partners: dict[str, Partner] = {}
+    for stem, pfile in sorted(files.items()):
+        data = replace[1] if replace is not None and replace[0] == stem else None
+        partners[stem] = read_partner(pfile, data)
+    return partners
+
+
 def load(path: str | Path, database_url: str | None = None) -> Config:
     """Read `gateway.toml` and the `partners/*.toml` beside it."""
     path = Path(path).resolve()
     settings: GatewaySettings = _validate(GatewaySettings, _read_toml(path), path)
     base = path.parent
     data_dir = (base / settings.gateway.data_dir).resolve()
-    partners: dict[str, Partner] = {}
-    for pfile in sorted((base / "partners").glob("*.toml")):
-        partner: Partner = _validate(Partner, _read_toml(pfile), pfile)
-        if partner.id != pfile.stem:
-            raise ConfigError(
-                pfile, "id", f"must equal the file name {pfile.stem!r} (found {partner.id!r})"
-            )
-        partners[partner.id] = partner
+    partners_dir = base / "partners"
+    partners = read_partners(partners_dir)
     _check_references(path, settings, partners)
     url = database_url or settings.gateway.database_url or f"sqlite:///{data_dir / 'gateway.db'}"
     return Config(
         path=path,
         settings=settings,
-        partners=partners,
+        partner_files=PartnerDirectory(
+            partners_dir, lambda ps: _check_references(path, settings, ps), partners
+        ),
         data_dir=data_dir,
         spool_dir=(base / (settings.gateway.spool_dir or str(data_dir / "spool"))).resolve(),
         folder_root=(base / settings.folder.root).resolve(),

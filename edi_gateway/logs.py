@@ -26,5 +26,7 @@ def configure(level: str = "info", json: bool = True) -> None:
         ],
         wrapper_class=structlog.make_filtering_bound_logger(lvl),
         logger_factory=structlog.PrintLoggerFactory(sys.stderr),
-        cache_logger_on_first_use=True,
+        # not cached: a module-level logger used before `configure` (or before a second call,
+        # as the CLI and the tests make) would keep the old stream and level
+        cache_logger_on_first_use=False,
     )

@@ -24,11 +24,12 @@ from sqlalchemy import func, select
 from edi_gateway import logs, samples
 from edi_gateway.app import Gateway
 from edi_gateway.config import Config, load
+from edi_gateway.formats.edifact.tokenizer import Tokenizer
 from edi_gateway.intake import Origin, Receipt
 from edi_gateway.pipeline.worker import wait_idle
 from edi_gateway.store.tables import Ack, Event, Interchange, QueueItem
 from edi_gateway.store.tendering import TenderSubmission
-from edi_gateway.tendering import calls
+from edi_gateway.tendering import calls, edifact_receipt
 from edi_gateway.tendering.common import TenderingRefused
 from edi_gateway.tendering.keys import SharesRejected
 from edi_gateway.tendering.opening import NotYetOpen
@@ -424,6 +425,13 @@ QUOTES = (
 )
 
 
+def aperak_signed_parts(aperak: bytes) -> tuple[bytes, bytes]:
+    """The statement and signature of a receipt APERAK, read by the gateway's tokenizer."""
+    segments = list(Tokenizer.from_bytes(aperak))
+    assert [s.element(2, 1) for s in segments if s.tag == "UNH"] == ["APERAK"]
+    return edifact_receipt.signed_parts([(s.tag, s.elements) for s in segments])
+
+
 @pytest.mark.parametrize("shape", ["json", "ubl", "edifact"])
 def test_receipt_signature_and_hash_verify_with_openssl(
     gw: Gateway, tmp_path: Path, shape: str
@@ -439,7 +447,10 @@ def test_receipt_signature_and_hash_verify_with_openssl(
     assert state(gw, receipt.interchange_id) == "sealed"
     assert MARKER.encode() not in gw.spool.read(_raw_sha(gw, receipt.interchange_id))
     ack = receipt_ack(gw, receipt.interchange_id)
-    if shape != "ubl":
+    if shape == "edifact":
+        statement, signature = aperak_signed_parts(ack.content)
+        assert ack.media_type == "application/EDIFACT"
+    elif shape == "json":
         body = json.loads(ack.content)
         statement, signature = (
             base64.b64decode(body["statement"]),
@@ -477,6 +488,13 @@ def test_receipt_signature_and_hash_verify_with_openssl(
     )
     lines = dict(line.split(": ", 1) for line in statement.decode().splitlines()[1:])
     assert lines["sha256"] == digest == hashlib.sha256(payload).hexdigest()
+    if shape == "edifact":  # the APERAK states the hash in its own segment too
+        stated = [
+            s.element(4).lower()
+            for s in Tokenizer.from_bytes(ack.content)
+            if s.tag == "FTX" and s.element(3) == edifact_receipt.SHA256
+        ]
+        assert stated == [digest]
     assert lines["received"] == receipt.received_at.isoformat(timespec="microseconds").replace(
         "+00:00", "Z"
     )

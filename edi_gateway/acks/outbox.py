@@ -17,6 +17,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from edi_gateway import metrics
+from edi_gateway.acks.once import after_delivery
 from edi_gateway.config import Config, Partner
 from edi_gateway.intake import Clock, utcnow
 from edi_gateway.loops import Loop
@@ -88,6 +89,9 @@ class Outbox(Loop):
                     values["next_attempt_at"] = now + dt.timedelta(seconds=delay)
                 elif state == AckState.DELIVERED:
                     values["delivered_at"] = now
+                    kept = after_delivery(ack.kind, ack.content)
+                    if kept is not None:
+                        values["content"] = kept
                 s.execute(
                     update(Ack)
                     .where(Ack.id == ack.id, Ack.state == AckState.PENDING)

@@ -43,9 +43,9 @@ from edi_gateway.mapping.paths import MappingError, PathCompiler
 from edi_gateway.mapping.specs import Fields
 from edi_gateway.mapping.tree import TreeBuilder
 from edi_gateway.model import DocumentKind
+from edi_gateway.resources import data_root
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
-MAPPINGS_DIR = PROJECT_ROOT / "mappings" / "edifact"
+MAPPINGS_DIR = data_root() / "mappings" / "edifact"
 
 # A rule table with one of these keys says where its value comes from: it replaces an
 # inherited rule instead of being merged into it.

@@ -20,9 +20,16 @@ from edi_gateway.formats.xml.parse import XmlLimits, parse_bytes
 from edi_gateway.intake import Clock
 from edi_gateway.model import new_id
 from edi_gateway.store.tables import Event
-from edi_gateway.store.tendering import CallState, TenderCall, TenderSubmission, TenderWithdrawal
+from edi_gateway.store.tendering import (
+    CallState,
+    SubmissionStatus,
+    TenderCall,
+    TenderSubmission,
+    TenderWithdrawal,
+)
 from edi_gateway.tendering import keys
 from edi_gateway.tendering.common import DeadlinePassed, TenderingRefused, UnknownCall
+from edi_gateway.tendering.standing import Filed, Withdrawal, standing
 
 log = structlog.get_logger("edi_gateway.tendering.calls")
 
@@ -125,11 +132,15 @@ def _check(spec: CallSpec, now: dt.datetime) -> None:
 # -- UBL CallForTenders ---------------------------------------------------------------------
 
 
-def spec_from_ubl(xml: bytes, institution_id: str, officers: list[str], threshold: int) -> CallSpec:
+def spec_from_ubl(
+    xml: bytes, institution_id: str, officers: list[str] | None, threshold: int | None
+) -> CallSpec:
     """A call from a UBL 2.x CallForTenders: ContractFolderID, ProcurementProject/Name, the
     lots, TenderingProcess/TenderSubmissionDeadlinePeriod (EndDate, EndTime) and
     TenderingProcess/OpenTenderEvent (OccurrenceDate, OccurrenceTime). Times without a zone
-    are UTC. The officers are not in the document: the institution names them."""
+    are UTC. Officers not given (the pipeline) are the document's
+    TenderingTerms/TenderEvaluationParty parties (PartyName/Name, else PartyIdentification/ID),
+    and the quorum not given is a majority of them."""
     parsed = parse_bytes(xml, XmlLimits())
     root = parsed.root
     if root is None or etree.QName(root).text != f"{{{CFT_NS}}}CallForTenders":
@@ -159,6 +170,20 @@ def spec_from_ubl(xml: bytes, institution_id: str, officers: list[str], threshol
         for e in root.iterfind("cac:ProcurementProjectLot/cbc:ID", namespaces=ns)
         if (e.text or "").strip()
     ]
+    if officers is None:
+        officers = []
+        for party in root.iterfind("cac:TenderingTerms/cac:TenderEvaluationParty", namespaces=ns):
+            name = party.findtext("cac:PartyName/cbc:Name", namespaces=ns) or party.findtext(
+                "cac:PartyIdentification/cbc:ID", namespaces=ns
+            )
+            if name and name.strip():
+                officers.append(name.strip())
+        if not officers:
+            raise TenderingRefused(
+                "name the opening officers as TenderingTerms/TenderEvaluationParty parties"
+            )
+    if threshold is None:
+        threshold = len(officers) // 2 + 1
     return CallSpec(
         procedure_id=procedure,
         institution_id=institution_id,
@@ -176,12 +201,13 @@ def register_from_ubl(
     clock: Clock,
     xml: bytes,
     institution_id: str,
-    officers: list[str],
-    threshold: int,
+    officers: list[str] | None,
+    threshold: int | None,
     actor: str,
 ) -> Registered:
-    """For the pipeline: register the call a UBL CallForTenders describes. The caller must
-    deliver the returned shares to the officers (and nowhere else)."""
+    """For the pipeline: register the call a UBL CallForTenders describes (officers and
+    quorum from the document when not given, see `spec_from_ubl`). The caller must deliver
+    the returned shares to the officers (and nowhere else)."""
     return register_call(
         sessions, clock, spec_from_ubl(xml, institution_id, officers, threshold), actor
     )
@@ -274,6 +300,47 @@ def submissions(
                 "outcome": t.outcome,
             }
             for t in s.scalars(q.order_by(TenderSubmission.received_at))
+        ]
+
+
+def sealed_tenders(reads: sessionmaker[Session], procedure_id: str) -> list[dict[str, Any]]:
+    """Metadata of every tender filed for the call, each with where it stands now (counted,
+    replaced, withdrawn, late, duplicate): what the opening officers see before opening."""
+    with reads() as s:
+        call = find_call(s, procedure_id)
+        subs = list(
+            s.scalars(
+                select(TenderSubmission)
+                .where(TenderSubmission.call_id == call.id)
+                .order_by(TenderSubmission.received_at, TenderSubmission.interchange_id)
+            )
+        )
+        withdrawals = [
+            Withdrawal(w.tenderer, w.at)
+            for w in s.scalars(select(TenderWithdrawal).where(TenderWithdrawal.call_id == call.id))
+        ]
+        filed = [
+            Filed(
+                t.interchange_id,
+                t.tenderer,
+                t.received_at,
+                on_time=t.status != SubmissionStatus.LATE,
+                duplicate=t.status == SubmissionStatus.DUPLICATE,
+            )
+            for t in subs
+        ]
+        outcomes = standing(filed, withdrawals, call.deadline)
+        return [
+            {
+                "receipt_id": t.interchange_id,
+                "tenderer": t.tenderer,
+                "received_at": t.received_at,
+                "size": t.size,
+                "sha256": t.sha256,
+                "status": t.status,
+                "standing": t.outcome or outcomes.get(t.interchange_id),
+            }
+            for t in subs
         ]
 
 

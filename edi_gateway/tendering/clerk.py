@@ -24,7 +24,7 @@ from edi_gateway.model import new_id
 from edi_gateway.store.db import read_sessions
 from edi_gateway.store.tables import Ack, AckState, Event, Interchange, InterchangeState
 from edi_gateway.store.tendering import SubmissionStatus, TenderCall, TenderSubmission
-from edi_gateway.tendering import receipts
+from edi_gateway.tendering import edifact_receipt, receipts
 from edi_gateway.tendering.detect import Shape
 from edi_gateway.tendering.signing import GatewayKey
 
@@ -127,7 +127,7 @@ class Clerk(Loop):
             issued_at=now,
             duplicate_of=ic.duplicate_of,
         )
-        receipt = receipts.build(facts, self.key, xml=sealed.get("shape") == Shape.UBL)
+        receipt = _receipt(facts, self.key, sealed)
         ack_id = new_id()
         s.execute(
             insert(Ack).values(
@@ -196,6 +196,17 @@ class Clerk(Loop):
         partner = self.config.partners.get(ic.partner_id or "")
         route = partner.acks.route if partner is not None else "channel"
         return ic.channel if route == "channel" else route
+
+
+def _receipt(
+    facts: receipts.ReceiptFacts, key: GatewayKey, sealed: dict[str, Any]
+) -> receipts.SignedReceipt:
+    """In the tenderer's own standard: an APERAK for EDIFACT, a UBL TenderReceipt for UBL,
+    JSON for the rest (and for EDIFACT tenders sealed before the envelope facts were kept)."""
+    envelope = sealed.get("edifact")
+    if sealed.get("shape") == Shape.EDIFACT and isinstance(envelope, dict):
+        return edifact_receipt.build(facts, key, envelope)
+    return receipts.build(facts, key, xml=sealed.get("shape") == Shape.UBL)
 
 
 def _sealed(ic: Interchange) -> dict[str, Any]:

@@ -8,11 +8,12 @@ a UBL Tender (`cbc:ContractFolderID`, possibly inside an SBDH), and an EDIFACT Q
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from lxml import etree
 
+from edi_gateway.formats.edifact.segments import Delimiters, Segment
 from edi_gateway.formats.edifact.tokenizer import Tokenizer
 from edi_gateway.formats.xml.detect import CBC_NS, SBDH_NS
 from edi_gateway.formats.xml.parse import XmlLimits, parse_bytes
@@ -30,6 +31,8 @@ class Shape:
 class TenderRef:
     procedure_id: str
     shape: str  # Shape.*
+    # EDIFACT only: the envelope facts the APERAK receipt answers in (see `edifact_envelope`)
+    envelope: dict[str, Any] | None = field(default=None, compare=False)
 
 
 def might_be_tender(head: bytes) -> bool:
@@ -97,14 +100,44 @@ def _ubl(payload: bytes, max_bytes: int) -> TenderRef | None:
 
 
 def _edifact(payload: bytes) -> TenderRef | None:
+    tokens = Tokenizer.from_bytes(payload)
+    envelope: dict[str, Any] | None = field(default=None, compare=False)
     in_quotes = False
-    for seg in Tokenizer.from_bytes(payload):
-        if seg.tag == "UNH":
+    message = ""
+    for seg in tokens:
+        if seg.tag == "UNB":
+            envelope = edifact_envelope(seg, tokens.delimiters, tokens.una)
+        elif seg.tag == "UNH":
             in_quotes = seg.element(2, 1) == "QUOTES"
+            message = seg.element(1)
         elif in_quotes and seg.tag == "RFF" and seg.element(1, 1) == "AHU":
             value = seg.element(1, 2).strip()
             if value:
-                return TenderRef(value, Shape.EDIFACT)
+                if envelope is not None:
+                    envelope["message_reference"] = message
+                return TenderRef(value, Shape.EDIFACT, envelope)
         elif seg.tag in ("LIN", "UNT"):
             in_quotes = False  # the header references come before the lines
     return None
+
+
+def edifact_envelope(unb: Segment, delimiters: Delimiters, una: bool) -> dict[str, Any]:
+    """What an APERAK needs to answer in the sender's own terms: UNB and the separators.
+    Envelope data only (who, which syntax, which reference), never the tender's content."""
+    return {
+        "control_reference": unb.element(5),
+        "sender": [unb.element(2, 1), unb.element(2, 2), unb.element(2, 3)],
+        "recipient": [unb.element(3, 1), unb.element(3, 2), unb.element(3, 3)],
+        "syntax_identifier": unb.element(1, 1),
+        "syntax_version": unb.element(1, 2),
+        "delimiters": {
+            "component": delimiters.component,
+            "element": delimiters.element,
+            "decimal": delimiters.decimal,
+            "release": delimiters.release,
+            "repetition": delimiters.repetition,
+            "segment": delimiters.segment,
+        },
+        "una": una,
+        "test": unb.element(11) == "1",
+    }

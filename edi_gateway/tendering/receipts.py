@@ -3,8 +3,9 @@
 What is signed is a short UTF-8 statement (`statement()`): the gateway's received time (the
 intake commit time), the SHA-256 and size of the bytes the tenderer sent, the procedure and
 the verdict. The statement and its Ed25519 signature travel inside the receipt: a UBL 2.2
-TenderReceipt (in a UBL extension) for XML tenders, a JSON document for the others. To check
-one, take the statement and the signature out (both base64) and run
+TenderReceipt (in a UBL extension) for XML tenders, an APERAK for EDIFACT tenders (see
+`edifact_receipt`, hex there), a JSON document for the others. To check one, take the
+statement and the signature out (base64 here) and run
 
     openssl pkeyutl -verify -pubin -inkey gateway.pub.pem -rawin -in statement -sigfile sig
     openssl dgst -sha256 submitted-file      # equals the statement's sha256 line

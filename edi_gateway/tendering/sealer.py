@@ -62,5 +62,6 @@ class TenderSealer:
                 "key_id": kid,
                 "scheme": keys.SCHEME,
                 "tenderer": origin.partner_id,
+                **({"edifact": ref.envelope} if ref.envelope else {}),
             },
         )

@@ -6,7 +6,10 @@ from typing import Any
 
 from edi_gateway.audit import Notary
 from edi_gateway.formats.base import Limits
+from edi_gateway.formats.xml import XmlFormat
+from edi_gateway.formats.xml.call_for_tenders import CallDesk
 from edi_gateway.store.db import read_sessions
+from edi_gateway.tendering.call_registrar import CallRegistrar
 from edi_gateway.tendering.clerk import Clerk
 from edi_gateway.tendering.opening import Opening
 from edi_gateway.tendering.sealer import TenderSealer
@@ -26,6 +29,9 @@ class Tendering:
         self.sealer = TenderSealer(self.reads, max_bytes=limit)
         self.clerk = Clerk(config, sessions, self.key, clock=gateway.clock)
         self.notary = Notary(sessions)
+        xml = next((f for f in gateway.registry if isinstance(f, XmlFormat)), None)
+        if xml is not None:  # UBL CallForTenders through the pipeline register calls
+            xml.calls = CallDesk(CallRegistrar(config, sessions, gateway.clock))
         self.opening = Opening(
             sessions,
             gateway.spool,

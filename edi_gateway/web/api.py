@@ -18,6 +18,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from edi_gateway.acks.once import after_delivery
 from edi_gateway.config import Partner
 from edi_gateway.intake import IntakeUnavailable, Origin, PayloadTooLarge
 from edi_gateway.queues import LeaseLost
@@ -204,16 +205,25 @@ def submission_ack(request: Request) -> Response:
             or ack.interchange_id != request.path_params["receipt_id"]
         ):
             return problem(404, "Not Found", "no acknowledgement of yours has this id")
-        if ack.state == AckState.AVAILABLE:
+        content, media_type, filename = ack.content, ack.media_type, ack.filename
+        # a pull ack fetched before the outbox got to it (still pending) is delivered too
+        if ack.state == AckState.AVAILABLE or (
+            ack.state == AckState.PENDING and ack.route == "http"
+        ):
+            kept = after_delivery(ack.kind, ack.content)
             s.execute(
                 update(Ack)
                 .where(Ack.id == ack.id)
-                .values(state=AckState.DELIVERED, delivered_at=gw.intake.clock())
+                .values(
+                    state=AckState.DELIVERED,
+                    delivered_at=gw.intake.clock(),
+                    **({"content": kept} if kept is not None else {}),
+                )
             )
         return Response(
-            ack.content,
-            media_type=ack.media_type,
-            headers={"Content-Disposition": f'attachment; filename="{ack.filename}"'},
+            content,
+            media_type=media_type,
+            headers={"Content-Disposition": f'attachment; filename="{filename}"'},
         )
 
 

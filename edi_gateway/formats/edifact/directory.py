@@ -10,7 +10,10 @@ compact format, one folder per directory under ``schemas/edifact/<name>/``:
     ``elements``: ``"1004": ["Document identifier", "an..35"]`` (name, format);
     ``composites``: ``"C002": ["Document/message name", "1001 C", "1131 C", ...]``;
     ``segments``: ``"BGM": ["Beginning of message", "C002 C", "1004 C", "1225 C"]``.
-    A reference is ``"<id> <status>"`` with status ``M`` (mandatory) or ``C`` (conditional).
+    A reference is ``"<id> <status>"`` with status ``M`` (mandatory) or ``C`` (conditional),
+    optionally followed by the maximum number of occurrences of a data element with the syntax 4
+    repetition separator, e.g. ``"C076 M 3"``; without it the count is not checked (the public
+    XML renderings the importer reads do not give it).
 ``codes.json``
     ``"1001": {"220": "Order", ...}``: only the code lists the gateway checks.
 ``messages/<TYPE>.json``
@@ -34,8 +37,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from edi_gateway.resources import data_root
+
 FORMAT_VERSION = 1
-DEFAULT_SCHEMAS = Path(__file__).resolve().parents[3] / "schemas" / "edifact"
+DEFAULT_SCHEMAS = data_root() / "schemas" / "edifact"
 
 _FORMAT_RE = re.compile(r"^(an|a|n)(\.\.)?(\d+)$")
 
@@ -86,6 +91,9 @@ class Ref:
 
     id: str
     status: Status
+    # occurrences allowed with the syntax 4 repetition separator; None: the directory does not
+    # say (the XML renderings never do), and the count is not checked
+    max_repeat: int | None = None
 
     @property
     def mandatory(self) -> bool:
@@ -93,16 +101,22 @@ class Ref:
 
     @classmethod
     def parse(cls, text: str) -> Ref:
-        ident, _, status = text.partition(" ")
+        parts = text.split(" ")
         try:
-            return cls(ident, Status(status))
+            if len(parts) == 2:
+                return cls(parts[0], Status(parts[1]))
+            if len(parts) == 3 and parts[2].isdigit() and int(parts[2]) >= 1:
+                return cls(parts[0], Status(parts[1]), int(parts[2]))
         except ValueError:
-            raise DirectoryError(
-                f"invalid reference {text!r}; expected '<id> M' or '<id> C'"
-            ) from None
+            pass
+        raise DirectoryError(
+            f"invalid reference {text!r}; expected '<id> M' or '<id> C', "
+            "optionally with a repetition count ('<id> C 9')"
+        )
 
     def __str__(self) -> str:
-        return f"{self.id} {self.status}"
+        repeat = f" {self.max_repeat}" if self.max_repeat is not None else ""
+        return f"{self.id} {self.status}{repeat}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,6 +223,7 @@ class ElementSpec:
     mandatory: bool
     composite: bool
     components: tuple[ComponentSpec, ...]
+    max_repeat: int | None = None  # occurrences allowed (syntax 4); None: not stated
 
 
 @dataclass(frozen=True, slots=True)
@@ -305,7 +320,13 @@ class Directory:
                 component = self._component(1, ref)
                 elements.append(
                     ElementSpec(
-                        position, ref.id, component.name, ref.mandatory, False, (component,)
+                        position,
+                        ref.id,
+                        component.name,
+                        ref.mandatory,
+                        False,
+                        (component,),
+                        ref.max_repeat,
                     )
                 )
             else:
@@ -314,7 +335,15 @@ class Directory:
                     for index, sub in enumerate(composite.components, start=1)
                 )
                 elements.append(
-                    ElementSpec(position, ref.id, composite.name, ref.mandatory, True, components)
+                    ElementSpec(
+                        position,
+                        ref.id,
+                        composite.name,
+                        ref.mandatory,
+                        True,
+                        components,
+                        ref.max_repeat,
+                    )
                 )
         return SegmentSpec(definition.tag, definition.name, tuple(elements))
 

@@ -13,6 +13,7 @@ import datetime as dt
 
 from lxml import etree
 
+from edi_gateway.acks.once import CALL_REGISTRATION
 from edi_gateway.formats.base import (
     AckDocument,
     AckOptions,
@@ -112,13 +113,24 @@ def _document_response(
             _line(document, finding)
 
 
+def _share_line(parent: etree._Element, officer: str, share: str) -> None:
+    line = _cac(parent, "LineResponse")
+    _cbc(_cac(line, "LineReference"), "LineID", f"officer:{officer}")
+    response = _cac(line, "Response")
+    _cbc(response, "ResponseCode", "AP", listID="UNCL4343OpSubset")
+    _cbc(response, "Description", share)
+
+
 def build_application_response(
     outcome: InterchangeOutcome,
     sender: Identifier | None = None,
     now: dt.datetime | None = None,
     response_id: str | None = None,
+    shares: dict[str, str] | None = None,
 ) -> bytes:
-    """The ApplicationResponse for one interchange, serialised as UTF-8 XML."""
+    """The ApplicationResponse for one interchange, serialised as UTF-8 XML. `shares` (a call
+    for tenders just registered) become one LineResponse per opening officer: LineID
+    `officer:<name>`, the share as the description."""
     moment = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
     code = response_code(outcome.verdict)
     root = etree.Element(
@@ -140,22 +152,28 @@ def build_application_response(
         findings = (list(outcome.findings) if position == 0 else []) + list(unit.findings)
         unit_code = response_code(unit.verdict) if code != "RE" else "RE"
         _document_response(root, unit_code, reference, findings, unit)
+    for officer, share in (shares or {}).items():
+        _share_line(root.findall(f"{{{CAC_NS}}}DocumentResponse")[-1], officer, share)
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
 
 
 def application_responses(
-    outcome: InterchangeOutcome, options: AckOptions, sender: Identifier | None = None
+    outcome: InterchangeOutcome,
+    options: AckOptions,
+    sender: Identifier | None = None,
+    shares: dict[str, str] | None = None,
 ) -> list[AckDocument]:
-    """The acknowledgements the partner's options ask for (none, or one ApplicationResponse)."""
+    """The acknowledgements the partner's options ask for (none, or one ApplicationResponse).
+    A response carrying officers' shares is always sent: they exist nowhere else."""
     policy = options.application_ack
-    if policy == AckPolicy.NEVER:
+    if policy == AckPolicy.NEVER and not shares:
         return []
-    if policy == AckPolicy.ON_ERROR and outcome.verdict != Verdict.REJECTED:
+    if policy == AckPolicy.ON_ERROR and outcome.verdict != Verdict.REJECTED and not shares:
         return []
-    content = build_application_response(outcome, sender)
+    content = build_application_response(outcome, sender, shares=shares)
     return [
         AckDocument(
-            kind="application-response",
+            kind=CALL_REGISTRATION if shares else "application-response",
             media_type="application/xml",
             filename=f"ApplicationResponse-{outcome.interchange_id}.xml",
             content=content,

@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from edi_gateway.model import DocumentKind
+from edi_gateway.resources import data_root
 
-PROJECT_ROOT = Path(__file__).resolve().parents[3]
-DEFINITIONS_DIR = PROJECT_ROOT / "schemas" / "xml"
+DEFINITIONS_DIR = data_root() / "schemas" / "xml"
 CATALOGUE_FILE = DEFINITIONS_DIR / "catalogue.toml"
 
 

@@ -27,7 +27,8 @@ from edi_gateway.formats.base import (
     Translation,
     Unit,
 )
-from edi_gateway.formats.xml import ack, parse
+from edi_gateway.formats.xml import ack, call_for_tenders, parse
+from edi_gateway.formats.xml.call_for_tenders import CallDesk
 from edi_gateway.formats.xml.catalogue import (
     CATALOGUE_FILE,
     Catalogue,
@@ -92,11 +93,13 @@ class XmlReader:
         unit: Unit | None,
         validator: DocumentValidator,
         mappings: MappingLibrary,
+        calls: CallDesk | None = None,
     ) -> None:
         self.envelope = envelope
         self._unit = unit
         self._validator = validator
         self._mappings = mappings
+        self._calls = calls
 
     def units(self) -> Iterator[Unit]:
         if self._unit is not None:
@@ -108,6 +111,10 @@ class XmlReader:
 
     def translate(self, unit: Unit) -> Translation:
         body = _body(unit)
+        if body.doc_type.name == call_for_tenders.DOCUMENT and self._calls is not None:
+            return self._calls.translate(
+                body.element, self.envelope.sender, unit.index, unit.reference or ""
+            )
         if body.version.mapping is None:
             return Translation(
                 None,
@@ -150,6 +157,8 @@ class XmlFormat:
             self.settings.extra_rules,
         )
         self.mappings = MappingLibrary(self.settings.mappings_dir)
+        # set by the composition root when tendering is on (see `tendering.wiring`)
+        self.calls: CallDesk | None = None
 
     def warm_up(self) -> list[Path]:
         """Compile the available schemas and rule sets for the calling thread (see validate)."""
@@ -173,7 +182,7 @@ class XmlFormat:
             envelope = Envelope(
                 standard="xml", findings=findings + (parsed.findings if parsed else [])
             )
-            return XmlReader(envelope, None, self.validator, self.mappings)
+            return XmlReader(envelope, None, self.validator, self.mappings, self.calls)
         detected = detect(parsed.root, self.catalogue)
         envelope = detected.envelope
         envelope.findings.extend(detected.findings)
@@ -188,10 +197,17 @@ class XmlFormat:
                 kind=doc_type.kind,
                 body=_Body(detected.payload, doc_type, version),
             )
-        return XmlReader(envelope, unit, self.validator, self.mappings)
+            if doc_type.name == call_for_tenders.DOCUMENT and not envelope.sender:
+                envelope.sender = call_for_tenders.contracting_party(detected.payload)
+        return XmlReader(envelope, unit, self.validator, self.mappings, self.calls)
 
     def acknowledge(self, outcome: InterchangeOutcome, options: AckOptions) -> list[AckDocument]:
-        return ack.application_responses(outcome, options, self.settings.ack_sender)
+        shares = None
+        if self.calls is not None and len(outcome.units) == 1:
+            shares = self.calls.take_shares(
+                outcome.envelope.sender, outcome.units[0].reference or ""
+            )
+        return ack.application_responses(outcome, options, self.settings.ack_sender, shares)
 
 
 def _reference(element: etree._Element, syntax: str) -> str | None:

@@ -39,9 +39,9 @@ from lxml import etree
 from pydantic import TypeAdapter, ValidationError
 
 from edi_gateway.model import Document, DocumentKind, Finding, Location, Severity
+from edi_gateway.resources import data_root
 
-PROJECT_ROOT = Path(__file__).resolve().parents[3]
-MAPPINGS_DIR = PROJECT_ROOT / "mappings" / "xml"
+MAPPINGS_DIR = data_root() / "mappings" / "xml"
 SOURCE = "mapping"
 
 _DOCUMENT = TypeAdapter(Document)

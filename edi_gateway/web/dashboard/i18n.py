@@ -159,6 +159,154 @@ _KO: dict[str, str] = {
     "messages": "건",
     "min": "분",
     "Received (UTC)": "수신 시각 (UTC)",
+    # partner administration and AS2 evidence
+    "institution": "기관",
+    "supplier": "공급업체",
+    "Add partner": "거래처 추가",
+    "Edit": "편집",
+    "Token": "토큰",
+    "New token": "새 토큰",
+    "Back office": "백오피스",
+    "Partner {id} saved; the gateway uses the new settings.": (
+        "거래처 {id}을(를) 저장했습니다. 게이트웨이가 새 설정을 사용합니다."
+    ),
+    "Changes are written to the partner files and taken up by intake, routing and "
+    "acknowledgements within a second. AS2 settings and certificates take effect after a "
+    "restart.": (
+        "변경 내용은 거래처 파일에 기록되며 수신, 라우팅, 응답 확인에 1초 안에 반영됩니다. "
+        "AS2 설정과 인증서는 재시작 후에 적용됩니다."
+    ),
+    "Saved to the partner file; intake, routing and acknowledgements use it within a second. "
+    "AS2 settings and certificates take effect after a restart.": (
+        "거래처 파일에 저장되며 수신, 라우팅, 응답 확인에 1초 안에 반영됩니다. "
+        "AS2 설정과 인증서는 재시작 후에 적용됩니다."
+    ),
+    "The partner file was not saved:": "거래처 파일을 저장하지 않았습니다:",
+    "Our AS2 certificates": "우리 AS2 인증서",
+    "File": "파일",
+    "Expires": "만료",
+    "{days} days": "{days}일",
+    "unreadable": "읽을 수 없음",
+    "AS2 is not configured.": "AS2가 설정되어 있지 않습니다.",
+    "Partner id": "거래처 ID",
+    "Identifiers (one per line, scheme:value)": "식별자 (한 줄에 하나, 체계:값)",
+    "EDIFACT interchange ids (one per line, id/qualifier)": (
+        "EDIFACT 교환 ID (한 줄에 하나, ID/한정자)"
+    ),
+    "May send": "보낼 수 있는 문서",
+    "Channels": "채널",
+    "AS2 id": "AS2 ID",
+    "Return URL": "회신 URL",
+    "Certificate": "인증서",
+    "Next certificate": "다음 인증서",
+    "Require signed messages": "서명된 메시지만 받기",
+    "Require encrypted messages": "암호화된 메시지만 받기",
+    "Sign what we send": "보내는 메시지 서명",
+    "Encrypt what we send": "보내는 메시지 암호화",
+    "Public keys (OpenSSH, one per line)": "공개 키 (OpenSSH, 한 줄에 하나)",
+    "A password is set (not shown).": "비밀번호가 설정되어 있습니다 (표시하지 않음).",
+    "Email": "이메일",
+    "Allowed senders (one per line)": "허용된 발신자 (한 줄에 하나)",
+    "Reply to": "회신 주소",
+    "SMTP user": "SMTP 사용자",
+    "Drop folder": "드롭 폴더",
+    "Return route": "회신 경로",
+    "Webhook URL": "웹훅 URL",
+    "Always": "항상",
+    "On error": "오류 시",
+    "Never": "보내지 않음",
+    "Queues it may pull (glob patterns, one per line)": (
+        "가져갈 수 있는 대기열 (글롭 패턴, 한 줄에 하나)"
+    ),
+    "Tokens are issued on the partners page and shown once.": (
+        "토큰은 거래처 페이지에서 발급하며 한 번만 표시됩니다."
+    ),
+    "Save partner": "거래처 저장",
+    "Cancel": "취소",
+    "New API token": "새 API 토큰",
+    "New back-office token": "새 백오피스 토큰",
+    "Copy this secret now: it is shown only once. The gateway keeps only its hash.": (
+        "지금 이 비밀 값을 복사하십시오. 한 번만 표시됩니다. 게이트웨이는 해시만 보관합니다."
+    ),
+    "API token": "API 토큰",
+    "Back-office token": "백오피스 토큰",
+    "SFTP password": "SFTP 비밀번호",
+    "SMTP password": "SMTP 비밀번호",
+    "New secret": "새 비밀 값",
+    "New SFTP password": "새 SFTP 비밀번호",
+    "New SMTP password": "새 SMTP 비밀번호",
+    "Back to partners": "거래처 목록으로",
+    "AS2 receipts (MDN)": "AS2 수신 확인 (MDN)",
+    "Disposition": "처리 결과",
+    "Signature": "서명",
+    "Original Message-ID": "원본 Message-ID",
+    "Delivery": "전달",
+    "Sent by us": "우리가 보냄",
+    "From the partner": "거래처가 보냄",
+    "signed": "서명됨",
+    "unsigned": "서명 없음",
+    "verified": "검증됨",
+    "not verified": "검증 실패",
+    "sent": "보냄",
+    "pending": "대기 중",
+    "delivered": "전달됨",
+    "failed": "실패",
+    "awaited": "기다리는 중",
+    "Download MDN": "MDN 다운로드",
+    # tender opening
+    "Tender opening": "개찰",
+    "Procedure": "공고 번호",
+    "Title": "제목",
+    "Institution": "기관",
+    "Deadline (UTC)": "제출 마감 (UTC)",
+    "Opening time (UTC)": "개찰 시각 (UTC)",
+    "Quorum": "정족수",
+    "open for tenders": "입찰 접수 중",
+    "No calls for tenders yet.": "아직 입찰 공고가 없습니다.",
+    "open": "접수 중",
+    "opening": "개찰 진행 중",
+    "opened": "개찰 완료",
+    "Call for tenders": "입찰 공고",
+    "Opening officers": "개찰 담당관",
+    "{k} of {n} needed": "{n}명 중 {k}명 필요",
+    "Key id": "키 ID",
+    "Opening record": "개찰 기록",
+    "Opened {at} by {who}.": "{at}에 {who}이(가) 개찰했습니다.",
+    "Tenderer": "입찰자",
+    "Price": "가격",
+    "SHA-256": "SHA-256",
+    "Receipt": "접수증",
+    "No tender counted.": "유효한 입찰서가 없습니다.",
+    "Not opened": "개봉하지 않음",
+    "Reason": "사유",
+    "Signed by the gateway": "게이트웨이 서명",
+    "key": "키",
+    "Sealed tenders": "봉인된 입찰서",
+    "Metadata only: the content stays sealed until the opening.": (
+        "메타데이터만 표시합니다. 내용은 개찰 때까지 봉인됩니다."
+    ),
+    "Standing": "상태",
+    "filed": "접수됨",
+    "counted": "유효",
+    "replaced": "대체됨",
+    "withdrawn": "철회됨",
+    "late": "마감 후 접수",
+    "No tenders filed yet.": "아직 접수된 입찰서가 없습니다.",
+    "Open the tenders": "개찰하기",
+    "The opening time has not come yet.": "아직 개찰 시각이 되지 않았습니다.",
+    "{k} opening officers each enter their own share. The shares are used for this opening "
+    "only and never stored.": (
+        "개찰 담당관 {k}명이 각자 자기 지분을 입력합니다. 지분은 이번 개찰에만 쓰이며 "
+        "저장되지 않습니다."
+    ),
+    "Share {n}": "지분 {n}",
+    "All calls for tenders": "모든 입찰 공고",
+    "Enter the shares of {k} officers.": "담당관 {k}명의 지분을 입력하십시오.",
+    "These shares do not open this call.": "이 지분으로는 이 공고를 개찰할 수 없습니다.",
+    "The opening failed; see the gateway log.": (
+        "개찰에 실패했습니다. 게이트웨이 로그를 확인하십시오."
+    ),
+    "No call for tenders has this procedure id.": "이 공고 번호의 입찰 공고가 없습니다.",
 }
 
 CATALOGUES: dict[str, dict[str, str]] = {"en": {}, "ko": _KO}

@@ -19,6 +19,7 @@ from edi_gateway.tendering.common import still_sealed
 from edi_gateway.web.dashboard import audit, rawview
 from edi_gateway.web.dashboard.actions import reprocess_audited
 from edi_gateway.web.dashboard.context import Dashboard
+from edi_gateway.web.dashboard.pages import mdns
 from edi_gateway.web.dashboard.views import back, dashboard, message, remote, render, requires
 
 
@@ -41,6 +42,7 @@ def _detail(d: Dashboard, iid: str) -> dict[str, Any] | None:
         acks = list(
             s.scalars(select(Ack).where(Ack.interchange_id == iid).order_by(Ack.created_at))
         )
+        as2_mdns = mdns.evidence(s, iid)
     findings = status["findings"] + [f for doc in status["documents"] for f in doc["findings"]]
     sealed = still_sealed(ic.origin, ic.raw_sha256)  # a tender before its opening: never shown
     try:
@@ -54,6 +56,7 @@ def _detail(d: Dashboard, iid: str) -> dict[str, Any] | None:
         "events": events,
         "canonical": canonical,
         "acks": acks,
+        "mdns": as2_mdns,
         "findings": findings,
         "raw": view,
         "sealed": sealed,

@@ -1,0 +1,168 @@
+"""A UBL CallForTenders sent through the pipeline registers the call when an institution sends
+it, and is refused otherwise; the sender gets an ApplicationResponse either way. Runs on SQLite
+and PostgreSQL (the `database_url` fixture behind `server`)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import httpx
+import pytest
+from lxml import etree
+from sqlalchemy import select
+
+from edi_gateway import samples
+from edi_gateway.acks import once
+from edi_gateway.store.tables import Ack
+from edi_gateway.store.tendering import TenderCall
+from edi_gateway.tendering import calls, keys
+from edi_gateway.tendering.wiring import tendering_of
+from tests.conftest import Server
+from tests.support import wait_for
+
+MOE = samples.INSTITUTIONS[0]
+HANIL = samples.SUPPLIERS[0]
+AR = "urn:oasis:names:specification:ubl:schema:xsd:ApplicationResponse-2"
+CAC = "urn:oasis:names:specification:ubl:schema:xsd:CommonAggregateComponents-2"
+CBC = "urn:oasis:names:specification:ubl:schema:xsd:CommonBasicComponents-2"
+
+
+def call_for_tenders(
+    procedure: str, authority_gln: str, officers: list[str], document: str = "1"
+) -> bytes:
+    deadline = dt.datetime.now(dt.UTC).replace(microsecond=0) + dt.timedelta(days=7)
+    opening = deadline + dt.timedelta(hours=2)
+    evaluators = "".join(
+        f"<cac:TenderEvaluationParty><cac:PartyName><cbc:Name>{o}</cbc:Name></cac:PartyName>"
+        "</cac:TenderEvaluationParty>"
+        for o in officers
+    )
+    return f"""<?xml version="1.0" encoding="UTF-8"?>
+<CallForTenders xmlns="urn:oasis:names:specification:ubl:schema:xsd:CallForTenders-2"
+    xmlns:cbc="{CBC}" xmlns:cac="{CAC}">
+  <cbc:UBLVersionID>2.2</cbc:UBLVersionID>
+  <cbc:ID>CFT-DOC-{procedure}-{document}</cbc:ID>
+  <cbc:ContractFolderID>{procedure}</cbc:ContractFolderID>
+  <cbc:IssueDate>{deadline.date().isoformat()}</cbc:IssueDate>
+  <cac:ContractingParty><cac:Party>
+    <cac:PartyIdentification><cbc:ID schemeID="0088">{authority_gln}</cbc:ID></cac:PartyIdentification>
+  </cac:Party></cac:ContractingParty>
+  <cac:TenderingTerms>{evaluators}</cac:TenderingTerms>
+  <cac:TenderingProcess>
+    <cac:TenderSubmissionDeadlinePeriod>
+      <cbc:EndDate>{deadline.date().isoformat()}</cbc:EndDate>
+      <cbc:EndTime>{deadline.time().isoformat()}Z</cbc:EndTime>
+    </cac:TenderSubmissionDeadlinePeriod>
+    <cac:OpenTenderEvent>
+      <cbc:OccurrenceDate>{opening.date().isoformat()}</cbc:OccurrenceDate>
+      <cbc:OccurrenceTime>{opening.time().isoformat()}Z</cbc:OccurrenceTime>
+    </cac:OpenTenderEvent>
+  </cac:TenderingProcess>
+  <cac:ProcurementProject><cbc:Name>School desks</cbc:Name></cac:ProcurementProject>
+</CallForTenders>
+""".encode()
+
+
+def submit_and_wait(server: Server, token: str, body: bytes) -> dict[str, Any]:
+    headers = {"Authorization": f"Bearer {token}"}
+    with httpx.Client(base_url=server.url, headers=headers, timeout=60) as http:
+        posted = http.post("/api/v1/submissions", content=body)
+        assert posted.status_code in (200, 201, 202), posted.text
+        rid = posted.json()["receipt_id"]
+
+        def terminal() -> dict[str, Any] | None:
+            status = http.get(f"/api/v1/submissions/{rid}").json()
+            return status if status["terminal"] and status["acks"] else None
+
+        status = wait_for(terminal, timeout=60)
+        status["ack_bodies"] = [http.get(a["url"]).content for a in status["acks"]]
+    return status
+
+
+def officer_lines(root: etree._Element) -> dict[str, str]:
+    lines = {
+        line.findtext(f"{{{CAC}}}LineReference/{{{CBC}}}LineID") or "": line.findtext(
+            f"{{{CAC}}}Response/{{{CBC}}}Description"
+        )
+        or ""
+        for line in root.iter(f"{{{CAC}}}LineResponse")
+    }
+    return {k: v for k, v in lines.items() if k.startswith("officer:")}
+
+
+def registered(server: Server) -> list[dict[str, Any]]:
+    return calls.list_calls(tendering_of(server.gateway).reads)
+
+
+def response(status: dict[str, Any], kind: str = "application-response") -> etree._Element:
+    [ack] = status["acks"]
+    assert ack["kind"] == kind
+    root = etree.fromstring(status["ack_bodies"][0])
+    assert root.tag == f"{{{AR}}}ApplicationResponse"
+    return root
+
+
+def test_an_institutions_call_for_tenders_registers_the_call(
+    server: Server, creds: dict[str, dict[str, str]]
+) -> None:
+    body = call_for_tenders("CFT-PIPE-1", MOE.gln, ["kim", "lee", "park"])
+    status = submit_and_wait(server, creds[MOE.id]["api_token"], body)
+    assert status["state"] == "done", status
+    root = response(status, once.CALL_REGISTRATION)
+    assert root.findtext(f".//{{{CBC}}}ResponseCode") == "AP"
+    shares = officer_lines(root)
+    assert set(shares) == {"officer:kim", "officer:lee", "officer:park"}
+    assert once.BLANKED not in shares.values()
+    # delivered once: the gateway keeps the response with the shares blanked out
+    with httpx.Client(base_url=server.url, timeout=30) as http:
+        token = {"Authorization": f"Bearer {creds[MOE.id]['api_token']}"}
+        again = http.get(status["acks"][0]["url"], headers=token).content
+    assert set(officer_lines(etree.fromstring(again)).values()) == {once.BLANKED}
+    with tendering_of(server.gateway).reads() as s:
+        stored = s.scalars(select(Ack.content).where(Ack.kind == once.CALL_REGISTRATION)).one()
+    assert not any(share.encode() in stored for share in shares.values())
+    [call] = registered(server)
+    assert call["procedure_id"] == "CFT-PIPE-1" and call["institution_id"] == MOE.id
+    assert call["officers"] == ["kim", "lee", "park"] and call["threshold"] == 2  # a majority
+    assert call["title"] == "School desks"
+    # the shares in the response are the call's: two of them rebuild its key, one does not
+    shares = [s for s in shares.values() if s]
+    with tendering_of(server.gateway).reads() as s:
+        row = s.get_one(TenderCall, calls.find_call(s, "CFT-PIPE-1").id)
+        keys.unwrap_private_key(row.id, row.key_id, row.wrapped_key, row.threshold, shares[:2])
+        with pytest.raises(keys.SharesRejected):
+            keys.unwrap_private_key(row.id, row.key_id, row.wrapped_key, row.threshold, shares[:1])
+    # the same call again is refused with the reason, nothing changes
+    body = call_for_tenders("CFT-PIPE-1", MOE.gln, ["kim", "lee", "park"], document="2")
+    again = submit_and_wait(server, creds[MOE.id]["api_token"], body)
+    assert again["state"] == "rejected"
+    assert response(again).findtext(f".//{{{CBC}}}ResponseCode") == "RE"
+    assert b"already registered" in again["ack_bodies"][0]
+    assert len(registered(server)) == 1
+
+
+def test_a_supplier_cannot_register_a_call(
+    server: Server, creds: dict[str, dict[str, str]]
+) -> None:
+    token = creds[HANIL.id]["api_token"]
+    own = submit_and_wait(server, token, call_for_tenders("CFT-PIPE-2", HANIL.gln, ["a"]))
+    assert own["state"] == "rejected"
+    assert response(own).findtext(f".//{{{CBC}}}ResponseCode") == "RE"
+    assert b"only institutions register calls" in own["ack_bodies"][0]
+    assert b"CFT-REFUSED" in own["ack_bodies"][0]
+    # naming an institution as the contracting authority does not help: the sender must be it
+    posing = submit_and_wait(server, token, call_for_tenders("CFT-PIPE-3", MOE.gln, ["a"]))
+    assert posing["state"] == "rejected"
+    assert b"sender-mismatch" in posing["ack_bodies"][0]
+    assert registered(server) == []
+
+
+def test_a_call_without_officers_is_refused(
+    server: Server, creds: dict[str, dict[str, str]]
+) -> None:
+    body = call_for_tenders("CFT-PIPE-4", MOE.gln, [])
+    status = submit_and_wait(server, creds[MOE.id]["api_token"], body)
+    assert status["state"] == "rejected"
+    assert b"TenderEvaluationParty" in status["ack_bodies"][0]
+    assert registered(server) == []
