@@ -3,6 +3,7 @@ segments, across every chunk size, and on the character sets and odd inputs it m
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import re
 import warnings
@@ -494,3 +495,67 @@ def test_findings_are_bounded() -> None:
 def test_tokenize_helper_and_empty_input() -> None:
     assert tokenize(b"") == []
     assert [s.tag for s in tokenize(b"UNB+UNOC:3+S+R+261126:1200+1'UNZ+0+1'")] == ["UNB", "UNZ"]
+
+
+# -- the fast loop ---------------------------------------------------------------------------
+
+FAST_VALUE_CHARS = st.sampled_from(list("AZaz09 .,-/()?'+:é"))
+fast_segments = st.lists(
+    st.tuples(
+        st.sampled_from(["BGM", "FTX", "NAD", "LIN", "QTY"]),
+        st.lists(st.lists(st.text(FAST_VALUE_CHARS, max_size=8), min_size=1, max_size=3)),
+        st.sampled_from(["", "", "\r\n", "\n", " "]),
+    ),
+    min_size=1,
+    max_size=30,
+)
+
+
+def _released(value: str) -> str:
+    return re.sub(r"([?'+:])", r"?\1", value)
+
+
+@settings(max_examples=300, deadline=None)
+@given(generated=fast_segments, chunk_size=st.sampled_from([1, 2, 5, 13, 64, 64 * 1024]))
+def test_the_fast_loop_matches_a_character_reader(
+    generated: list[tuple[str, list[list[str]], str]], chunk_size: int
+) -> None:
+    """Release characters anywhere (released terminators, runs of them), whitespace or not
+    after terminators, Latin-1: the region-at-once loop agrees with the naive reader."""
+    body = "".join(
+        gap + tag + "".join("+" + ":".join(map(_released, e)) for e in els) + "'"
+        for tag, els, gap in generated
+    )
+    text = f"UNA:+.? 'UNB+UNOC:3+S+R+261126:1200+1'{body}UNZ+{len(generated)}+1'"
+    data = text.encode("latin-1")
+    segments, tok = run(data, chunk_size=chunk_size)
+    assert [(s.tag, s.elements) for s in segments] == reference_segments(data)
+    assert [(tag, els) for tag, els, _ in generated] == [
+        (s.tag, s.elements) for s in segments[1:-1]
+    ]
+    assert [s.number for s in segments] == list(range(1, len(segments) + 1))
+    assert all(data[s.offset : s.offset + 3] == s.tag.encode() for s in segments)
+    assert tok.findings == []
+
+
+def test_fast_loop_segments_are_whole_segment_values() -> None:
+    """The fast loop fills the slots of `Segment` itself: every field is set, and the values
+    equal segments built the ordinary way."""
+    segments, _ = run(generate_orders_interchange(50))
+    assert len(segments) > 2000
+    for s in segments:
+        assert dataclasses.astuple(s) == (s.tag, s.elements, s.number, s.offset, None, None)
+        assert s == Segment(s.tag, s.elements, s.number, s.offset)
+
+
+def test_an_empty_segment_is_skipped_wherever_it_is() -> None:
+    plain = b"UNB+UNOC:3+S+R+261126:1200+1'UNH+1+ORDERS:D:96A:UN'BGM+220+1'UNT+3+1'UNZ+1+1'"
+    for doubled in (b"+1'UNH", b"UN'BGM", b"+1'UNT", b"+1'UNZ"):
+        assert doubled in plain
+        data = plain.replace(doubled, doubled.replace(b"'", b"''"), 1)
+        for size in (5, 64 * 1024):
+            segments, tok = run(data, chunk_size=size)
+            assert [(s.tag, s.elements, s.number) for s in segments] == [
+                (s.tag, s.elements, s.number) for s in run(plain)[0]
+            ], (doubled, size)
+            assert tok.findings == []

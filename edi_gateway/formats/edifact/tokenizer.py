@@ -7,15 +7,17 @@ Three loops, from fast to careful, share the work:
 
 - the fast loop takes a region of complete segments (up to 16 KiB) that one `bytes.decode`
   turns into one character per byte and in which a few C-level scans found no byte outside
-  the charset: one `str.split` cuts it into segments, and only the segments that hold a
-  release character are split the slower way (released separators swapped for placeholders,
-  then the same splits); the region ends before the first UNA/UNB/UNO/UNZ;
+  the charset: its release characters cut it into runs, one `str.split` cuts a run into
+  segments, and only the segments that hold a release character are split the slower way
+  (released separators swapped for placeholders, then the same splits); the region ends
+  before the first UNA/UNB/UNO/UNZ;
 - the careful text loop handles the interchange boundaries and bytes outside the charset;
 - the byte loop (one `bytes.find` and one decode per segment) handles regions that cannot be
   decoded in one go (multi-byte UTF-8, undecodable bytes) and the end of the stream.
 
 No loop looks at characters one by one in Python, except `split_by_scanning` for the odd
-segment with a release character before an ordinary character.
+segment with a release character before an ordinary character. Each loop is a generator that
+`itertools.chain` drains in C, so per segment only the loop that builds it is resumed.
 
 What the tokenizer knows about the interchange it is in (`delimiters`, `charset`, `una`) is
 updated before the UNB segment is yielded, so a consumer that sees UNB can read them.
@@ -27,9 +29,10 @@ from __future__ import annotations
 
 import io
 import re
-from collections.abc import Generator, Iterator
-from dataclasses import dataclass
+from collections.abc import Generator, Iterable, Iterator
+from dataclasses import dataclass, fields
 from functools import lru_cache
+from itertools import chain, repeat
 from typing import Protocol
 
 from edi_gateway.formats.edifact.segments import Delimiters, Segment
@@ -160,41 +163,57 @@ def split_released(text: str, d: Delimiters) -> tuple[str, Elements, Repeats]:
         return split_plain(text, d)
     if not text.isascii() and _PLACEHOLDER_RE.search(text):
         return split_by_scanning(text, d)
-    pairs, restore = _release_tables(d)
+    # Keyed on the characters: hashing a `Delimiters` (a dataclass) costs more than the split.
+    pairs = _release_pairs(rel, d.component, d.element, d.segment, d.repetition)
     protected = text
     for pair, placeholder in pairs:
         protected = protected.replace(pair, placeholder)
     if rel in protected:  # a release before an ordinary character, or at the very end
         return split_by_scanning(text, d)
+    if d.repetition is None or d.repetition not in protected:
+        # Placeholders are not ASCII: an ASCII element (nearly all) needs no translation.
+        comp = d.component
+        elements = [
+            p.split(comp) if p.isascii() else [_restored(c, pairs) for c in p.split(comp)]
+            for p in protected.split(d.element)
+        ]
+        return elements.pop(0)[0], elements, None
     tag, elements, repeats = split_plain(protected, d)
     # Placeholders are not ASCII: ASCII components (nearly all) need no translation.
-    elements = [[c if c.isascii() else c.translate(restore) for c in el] for el in elements]
+    elements = [[c if c.isascii() else _restored(c, pairs) for c in el] for el in elements]
     if repeats is not None:
         repeats = {
-            k: [[c if c.isascii() else c.translate(restore) for c in occ] for occ in v]
+            k: [[c if c.isascii() else _restored(c, pairs) for c in occ] for occ in v]
             for k, v in repeats.items()
         }
-    return (tag if tag.isascii() else tag.translate(restore)), elements, repeats
+    return (tag if tag.isascii() else _restored(tag, pairs)), elements, repeats
 
 
 @lru_cache(maxsize=32)
-def _release_tables(d: Delimiters) -> tuple[tuple[tuple[str, str], ...], dict[int, str]]:
-    """For `split_released`: (released pair, its placeholder) in replacement order (the
-    released release character first), and the placeholder -> character table."""
-    rel = d.release
-    assert rel is not None
+def _release_pairs(
+    rel: str, component: str, element: str, segment: str, repetition: str | None
+) -> tuple[tuple[str, str], ...]:
+    """For `split_released`: (released pair, its placeholder) in replacement order, the
+    released release character first. The character a placeholder stands for is `pair[1]`."""
     pairs = [(rel + rel, _P_RELEASE)]
-    restore = {ord(_P_RELEASE): rel}
     for char, placeholder in (
-        (d.component, _P_COMPONENT),
-        (d.element, _P_ELEMENT),
-        (d.segment, _P_TERMINATOR),
-        (d.repetition, _P_REPETITION),
+        (component, _P_COMPONENT),
+        (element, _P_ELEMENT),
+        (segment, _P_TERMINATOR),
+        (repetition, _P_REPETITION),
     ):
         if char is not None:
             pairs.append((rel + char, placeholder))
-            restore[ord(placeholder)] = char
-    return tuple(pairs), restore
+    return tuple(pairs)
+
+
+def _restored(value: str, pairs: tuple[tuple[str, str], ...]) -> str:
+    """`value` with its placeholders turned back into the characters they stand for
+    (a few `str.replace` calls beat `str.translate`, whose dict lookups are per character)."""
+    for pair, placeholder in pairs:
+        if placeholder in value:
+            value = value.replace(placeholder, pair[1])
+    return value
 
 
 def split_by_scanning(text: str, d: Delimiters) -> tuple[str, Elements, Repeats]:
@@ -270,7 +289,7 @@ def _invalid_patterns(
     return re.compile(bytes_class), re.compile(text_class), allowed_bytes
 
 
-def _odd_release_run(buf: bytes, start: int, end: int, release: int) -> bool:
+def _odd_release_run(buf: bytes | str, start: int, end: int, release: int | str) -> bool:
     """True when buf[start:end] ends in an odd number of release characters."""
     count = 0
     k = end - 1
@@ -294,21 +313,27 @@ def _looks_like_start(buf: bytes, p: int, terminators: bytes) -> bool:
     return p == 0 or buf[p - 1] in _WHITESPACE_INTS or buf[p - 1] in terminators
 
 
-_NEVER = 1 << 62
+# The fast loop fills a `Segment`'s slots itself instead of calling its dataclass `__init__`
+# (a Python call per segment, a tenth of the tokenizer's time). Should `Segment` gain a field,
+# this fails at import rather than yield segments without it.
+_SEGMENT_FIELDS = ("tag", "elements", "number", "offset", "repeats", "data")
+if tuple(f.name for f in fields(Segment)) != _SEGMENT_FIELDS:
+    raise ImportError(f"Segment's fields changed: update Tokenizer._fast_segments ({__name__}).")
 
 
 @dataclass(frozen=True, slots=True)
 class _FastPlan:
     text: str  # the region, cut to end before its first service segment
-    releases: list[int]  # buffer positions of the (unreleased) release characters
+    releases: list[int]  # positions in `text` of the (unreleased) release characters
     strip: bool  # whitespace or an empty segment follows some terminator
 
 
 @lru_cache(maxsize=32)
-def _gap_pattern(term: str) -> re.Pattern[str]:
-    """Whitespace or another terminator right after a terminator."""
+def _boundary_pattern(term: str) -> re.Pattern[str]:
+    """A terminator followed by whitespace, another terminator or UNA/UNB/UNO/UNZ: the first
+    match says both whether the fast loop must strip gaps and, often, where it must stop."""
     t = re.escape(term)
-    return re.compile(f"{t}[ \t\r\n{t}]")
+    return re.compile(f"{t}(?:[ \t\r\n{t}]|UN[ABOZ])")
 
 
 _SERVICE_TAG = re.compile("UN[ABOZ]")
@@ -371,6 +396,8 @@ class Tokenizer:
         self._bad_bytes, self._bad_text, self._allowed_bytes = _invalid_patterns(UNDECLARED, "")
         self._iterator: Iterator[Segment] | None = None
         self._need = 0  # bytes an unfinished object (after UNO) still needs
+        self._resume = 0  # where the last fast loop stopped in the buffer
+        self._result = (0, False)  # what the last careful loop returned
 
     @classmethod
     def from_bytes(cls, data: bytes, **options: int | bool) -> Tokenizer:
@@ -382,7 +409,9 @@ class Tokenizer:
 
     def __iter__(self) -> Iterator[Segment]:
         if self._iterator is None:
-            self._iterator = self._run()
+            # `_runs` hands out runs of segments (a generator per region) and `chain` walks
+            # them in C: per segment, only the generator that builds it is resumed.
+            self._iterator = chain.from_iterable(self._runs())
         return self._iterator
 
     # -- findings --------------------------------------------------------------------------
@@ -420,11 +449,13 @@ class Tokenizer:
 
     # -- the reading loop --------------------------------------------------------------------
 
-    def _run(self) -> Iterator[Segment]:
+    def _runs(self) -> Iterator[Iterable[Segment]]:
         """Read chunk by chunk; between interchanges seek the next one; inside one, hand the
         complete segments to the fast loop, else the careful text loop, else the byte loop.
-        The careful loops return (position, True) when the interchange state changed (UNA,
-        UNB, UNO or UNZ met), so that the service characters and charset are read again."""
+        Each loop is a run of segments that `chain` drains before asking for the next one, so
+        what a loop leaves in `_resume` / `_result` is read only after it has finished. The
+        careful loops end with (position, True) when the interchange state changed (UNA, UNB,
+        UNO or UNZ met), so that the service characters and charset are read again."""
         read = self._source.read
         buf = b""
         i = 0
@@ -453,13 +484,16 @@ class Tokenizer:
                     before = i
                     plan = self._fast_plan(buf, i, text)
                     if plan is not None:
-                        i = yield from self._fast_segments(i, plan)
+                        yield self._fast_segments(i, plan)
+                        i = self._resume
                         if i > before:
                             continue
-                    i, changed = yield from self._text_segments(buf, i, text, eof)
+                    yield self._captured(self._text_segments(buf, i, text, eof))
+                    i, changed = self._result
                     if changed or (i > before and buf.find(self._term, i) >= 0):
                         continue
-                i, changed = yield from self._byte_segments(buf, i, eof)
+                yield self._captured(self._byte_segments(buf, i, eof))
+                i, changed = self._result
                 if not changed:
                     break
         self._report_skipped()
@@ -469,6 +503,10 @@ class Tokenizer:
                 "Expected an interchange header (UNB); the payload has none.",
                 Severity.FATAL,
             )
+
+    def _captured(self, loop: Generator[Segment, None, tuple[int, bool]]) -> Iterator[Segment]:
+        """A careful loop as a run: its segments, then its return value kept in `_result`."""
+        self._result = yield from loop
 
     def _decoded_region(self, buf: bytes, i: int) -> str | None:
         """The complete segments from `i` (at most ~REGION bytes) as text, when one decode call
@@ -500,76 +538,97 @@ class Tokenizer:
             return None  # some byte does not fit the charset: the careful loop reports it
         if d.repetition is not None and d.repetition in text:
             return None
-        cut = _service_segment_start(text, term)
+        if text[0] in _GAP_CHARS or text[0] == term or _SERVICE_TAG.match(text):
+            strip, cut = True, _service_segment_start(text, term)
+        else:
+            boundary = _boundary_pattern(term).search(text)
+            if boundary is None:
+                strip, cut = False, -1
+            elif boundary.end() - boundary.start() > 2:  # a service segment, no gap before it
+                strip, cut = False, boundary.start() + 1
+            else:
+                strip, cut = True, _service_segment_start(text, term)
         if cut >= 0:
             text = text[:cut]
         if not text:
             return None
-        strip = text[0] in _GAP_CHARS or _gap_pattern(term).search(text) is not None
         releases = []
         if release is not None:
             k = text.find(release)
             while k >= 0:
-                releases.append(i + k)
+                releases.append(k)
                 k = text.find(release, k + 2)  # a released character is data
         return _FastPlan(text, releases, strip)
 
-    def _fast_segments(self, i: int, plan: _FastPlan) -> Generator[Segment, None, int]:
-        """The fast loop (see `_fast_plan`): split, build, yield; `i` is where `plan.text`
-        starts in the buffer. Segments holding a release character go through
-        `split_released`, and a piece ending in an odd run of them is glued to the next one
-        (its terminator was released). Returns the position to go on from."""
+    def _fast_segments(self, i: int, plan: _FastPlan) -> Iterator[Segment]:
+        """The fast loop (see `_fast_plan`); `i` is where `plan.text` starts in the buffer.
+
+        Release characters cut the region into runs: the segments between two of them are
+        split on the terminator at once and go through the tight loop below; a segment holding
+        one ends at the first terminator not released and goes through `split_released`.
+        Leaves where to go on from in `_resume`.
+        """
         d = self.delimiters
         term, release = d.segment, d.release or ""
-        element_sep, component_sep = d.element, d.component
-        base = self._base
-        number = self._number
+        element_sep = d.element
+        components = repeat(d.component)  # map(split, parts, components): no Python frame
+        split = str.split
+        new = Segment.__new__
+        text = plan.text
         strip = plan.strip
-        releases = plan.releases
-        release_count = len(releases)
-        next_release = releases[0] if releases else _NEVER
-        release_index = 0
-        pieces = plan.text.split(term)
-        pieces.pop()  # the region ends with a terminator: nothing after it
-        pos = i  # buffer position of the next raw piece
-        seg_start = i
-        carry: str | None = None
-        for raw in pieces:
-            end = pos + len(raw)  # where this piece's terminator is
-            if next_release < end:  # the rare path: release characters, or a carry (-1)
-                while release_index < release_count and releases[release_index] < end:
-                    release_index += 1
-                next_release = releases[release_index] if release_index < release_count else _NEVER
-                if carry is None:
-                    seg_start, whole = pos, raw
-                else:
-                    whole, carry = carry + term + raw, None
-                pos = end + 1
-                if whole.endswith(release) and (len(whole) - len(whole.rstrip(release))) % 2:
-                    carry = whole  # a released terminator: the segment goes on
-                    next_release = -1  # so the next piece takes this path too
-                    continue
-                piece = whole.lstrip(_GAP_CHARS)
-                if not piece:
-                    continue
+        origin = self._base + i  # offset of text[0]
+        number = self._number
+        at = 0  # where the next segment starts in `text`
+        for r in chain(plan.releases, (len(text),)):  # the end of the text closes the last run
+            if r < at:
+                continue  # inside a segment already read
+            cut = text.rfind(term, at, r) + 1 or at  # the start of the segment holding text[r]
+            pieces = text[at:cut].split(term)
+            pieces.pop()  # after the run's last terminator: nothing
+            offset = origin + at
+            if strip:
+                for raw in pieces:
+                    piece = raw.lstrip(_GAP_CHARS)
+                    if piece:
+                        elements = [*map(split, piece.split(element_sep), components)]
+                        number += 1
+                        segment = new(Segment)
+                        segment.tag = elements.pop(0)[0]
+                        segment.elements = elements
+                        segment.number = number
+                        segment.offset = offset + len(raw) - len(piece)
+                        segment.repeats = segment.data = None
+                        yield segment
+                    offset += len(raw) + 1
+            else:
+                for piece in pieces:
+                    elements = [*map(split, piece.split(element_sep), components)]
+                    number += 1
+                    segment = new(Segment)
+                    segment.tag = elements.pop(0)[0]
+                    segment.elements = elements
+                    segment.number = number
+                    segment.offset = offset
+                    segment.repeats = segment.data = None
+                    yield segment
+                    offset += len(piece) + 1
+            if r == len(text):
+                at = cut
+                break
+            end = text.find(term, r)
+            while end >= 0 and text[end - 1] == release and _odd_release_run(text, r, end, release):
+                end = text.find(term, end + 1)  # a released terminator: the segment goes on
+            if end < 0:  # ... in the next region
+                at = cut
+                break
+            piece = text[cut:end].lstrip(_GAP_CHARS)
+            if piece:
                 tag, elements, repeats = split_released(piece, d)
                 number += 1
-                yield Segment(tag, elements, number, base + end - len(piece), repeats)
-                continue
-            if strip:
-                piece = raw.lstrip(_GAP_CHARS)
-                if not piece:
-                    pos = end + 1
-                    continue
-            else:
-                piece = raw
-            elements = [p.split(component_sep) for p in piece.split(element_sep)]
-            tag = elements.pop(0)[0]
-            number += 1
-            yield Segment(tag, elements, number, base + end - len(piece))
-            pos = end + 1
+                yield Segment(tag, elements, number, origin + end - len(piece), repeats)
+            at = end + 1
         self._number = number
-        return seg_start if carry is not None else pos
+        self._resume = i + at
 
     def _text_segments(
         self, buf: bytes, i: int, text: str, eof: bool
