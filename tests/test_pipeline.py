@@ -251,3 +251,22 @@ def test_two_orders_with_one_number_in_one_batch(gateway: Gateway) -> None:
     docs = status(gateway, rid)["documents"]
     assert [d["queue"] for d in docs] == ["moe.order", None]
     assert [f["code"] for f in docs[1]["findings"]] == ["duplicate-document"]
+
+
+def test_one_order_number_in_several_interchanges_of_one_batch(gateway: Gateway) -> None:
+    # submitted before the worker runs, so one claim takes all five: none is recorded when the
+    # others are checked, and the store alone cannot tell
+    rids = [
+        submit(gateway, json.dumps(samples.order("PO-BATCH", MOE, HANIL, lines=n)).encode())
+        for n in range(1, 6)
+    ]
+    assert gateway.worker.run_once() == len(rids)
+    states = [status(gateway, rid)["state"] for rid in rids]
+    assert states == ["done"] + ["rejected"] * 4
+    for rid in rids[1:]:
+        [doc] = status(gateway, rid)["documents"]
+        assert [f["code"] for f in doc["findings"]] == ["duplicate-document"]
+        assert rids[0] in doc["findings"][0]["text"]
+    with gateway.sessions() as s:
+        assert s.scalar(select(func.count()).select_from(QueueItem)) == 1
+    assert not gateway.worker.numbers_in_flight._held  # released once the batch is recorded

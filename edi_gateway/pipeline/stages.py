@@ -41,7 +41,9 @@ from edi_gateway.pipeline.routing import Router
 
 HEAD_BYTES = 4096
 # Kinds whose business number must not come twice from one sender to one receiver: a resent
-# order would otherwise be delivered (and fulfilled) twice.
+# order would otherwise be delivered (and fulfilled) twice. Checked against the store and, for
+# batches not yet recorded, against the worker process's numbers in flight; two worker
+# *processes* handling the same number at the same moment can still both accept it.
 DEDUPLICATED_KINDS = frozenset({DocumentKind.ORDER})
 # Envelope.syntax key under which a format lists the control reference of every interchange
 # of a payload read so far (EDIFACT: UNB 0020 of concatenated interchanges); the last one is
@@ -425,7 +427,7 @@ def _process_unit(
                         "duplicate-document",
                         f"{doc.kind.value} {doc.id!r} from {ctx.partner.id if ctx.partner else '-'}"
                         f" to {receiver.id if receiver else '-'} was already accepted "
-                        f"as document {earlier}",
+                        f"(document {earlier})",
                         Severity.ERROR,
                         "route",
                         message=unit.index,

@@ -11,6 +11,7 @@ queue items are unique per document id, so a retry can never queue a document tw
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import secrets
 import threading
 import time
@@ -100,6 +101,7 @@ class Worker:
         self.wake = threading.Event()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
+        self.numbers_in_flight = NumbersInFlight()
 
     # -- running ---------------------------------------------------------------------------
 
@@ -136,12 +138,15 @@ class Worker:
         claimed = self.claim(token)
         if not claimed:
             return 0
-        results = [(c, *self._process(c)) for c in claimed]
         try:
-            self.record(token, results)
+            results = [(c, *self._process(c)) for c in claimed]
+            try:
+                self.record(token, results)
+            finally:
+                for _, _, spill in results:
+                    spill.close()
         finally:
-            for _, _, spill in results:
-                spill.close()
+            self.numbers_in_flight.release({c.id for c in claimed})
         return len(claimed)
 
     def recover(self) -> int:
@@ -227,7 +232,7 @@ class Worker:
                 f"processing was attempted {c.crashes} times without finishing "
                 "(the gateway stopped each time); parked for an operator"
             ), spill
-        documents = EarlierDocuments(self.reads.kw["bind"], c.id)
+        documents = EarlierDocuments(self.reads.kw["bind"], c.id, self.numbers_in_flight)
         ctx = Context(
             config=self.config,
             registry=self.registry,
@@ -408,15 +413,41 @@ class Worker:
         }
 
 
+class NumbersInFlight:
+    """Business numbers that interchanges of this process accepted but whose batch is not
+    recorded yet: the store cannot show them to the next interchange of the same batch, or of
+    another worker thread's batch, so they are held here until their batch is recorded.
+    (Worker processes do not see each other's: see the note on `DEDUPLICATED_KINDS`.)"""
+
+    def __init__(self) -> None:
+        self._held: dict[bytes, str] = {}  # a 16-byte digest per number: a batch may hold 10^6
+        self._lock = threading.Lock()
+
+    def hold(self, key: tuple[str, str, str, str, bool], interchange_id: str) -> str | None:
+        """Hold `key` for `interchange_id`; or the other interchange already holding it."""
+        digest = hashlib.blake2b(repr(key).encode(), digest_size=16).digest()
+        with self._lock:
+            holder = self._held.setdefault(digest, interchange_id)
+        return None if holder == interchange_id else f"of interchange {holder}, not yet recorded"
+
+    def release(self, interchange_ids: set[str]) -> None:
+        with self._lock:
+            for key in [k for k, v in self._held.items() if v in interchange_ids]:
+                del self._held[key]
+
+
 class EarlierDocuments:
     """The look-up of an earlier accepted document (`Context.seen_document`) for one
     interchange. Asked once per order, so it keeps one read connection while the stages run
     (a session per look-up cost about as much as validating the message); each look-up ends
     its transaction, so no snapshot is held between them."""
 
-    def __init__(self, engine: Engine, own_id: str) -> None:
+    def __init__(
+        self, engine: Engine, own_id: str, in_flight: NumbersInFlight | None = None
+    ) -> None:
         self.engine = engine
         self.own_id = own_id
+        self.in_flight = in_flight
         self._conn: Connection | None = None
 
     def __call__(
@@ -425,7 +456,7 @@ class EarlierDocuments:
         if self._conn is None:
             self._conn = self.engine.connect()
         try:
-            return earlier_document(
+            earlier = earlier_document(
                 self._conn,
                 kind=kind,
                 sender_id=sender,
@@ -436,6 +467,9 @@ class EarlierDocuments:
             )
         finally:
             self._conn.rollback()
+        if earlier is None and self.in_flight is not None:
+            earlier = self.in_flight.hold((kind, sender, receiver, number, test), self.own_id)
+        return earlier
 
     def close(self) -> None:
         if self._conn is not None:
