@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any, BinaryIO, Protocol
 
 import structlog
-from sqlalchemy import insert, select, tuple_, update
+from sqlalchemy import Connection, insert, select, tuple_, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -35,6 +35,10 @@ from edi_gateway.store.tables import Event, IntakeKey, Interchange, InterchangeS
 log = structlog.get_logger("edi_gateway.intake")
 
 Clock = Callable[[], dt.datetime]
+# rows a channel stores in the intake transaction of its payload (e.g. the AS2 MDN that says
+# `processed`): given the receipt, (table, column values) pairs; called in the committer
+# thread while it holds the store's write lock, so it must only build values
+Companions = Callable[["Receipt"], list[tuple[Any, dict[str, Any]]]]
 
 
 def utcnow() -> dt.datetime:
@@ -60,6 +64,7 @@ class Receipt:
     size: int
     received_at: dt.datetime
     duplicate_of: str | None = None
+    seen_keys: tuple[str, ...] = ()  # the idempotency keys that were already known
 
 
 @dataclass(frozen=True)
@@ -107,6 +112,7 @@ class _Pending:
     origin: Origin
     future: Future[Receipt]
     sealing: Sealing | None = None
+    companions: Companions | None = None
 
     @property
     def content_sha256(self) -> str:
@@ -123,6 +129,7 @@ class Intake:
         max_batch: int = 256,
         on_commit: Callable[[], None] | None = None,
         sealer: Sealer | None = None,
+        on_sealed: Callable[[], None] | None = None,
     ) -> None:
         self.spool = spool
         self.sessions = sessions
@@ -130,6 +137,7 @@ class Intake:
         self.max_batch = max_batch
         self.on_commit = on_commit  # e.g. wake the pipeline worker
         self.sealer = sealer
+        self.on_sealed = on_sealed  # after a commit with sealed payloads (wake the clerk)
         self._queue: queue.Queue[_Pending | None] = queue.Queue()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
@@ -143,8 +151,19 @@ class Intake:
         max_bytes: int | None = None,
     ) -> Receipt:
         """Stage and commit `payload`; blocks until it is durable. Thread-safe."""
+        return self.submit_payload(payload, origin, max_bytes).result()
+
+    def submit_payload(
+        self,
+        payload: bytes | BinaryIO | Iterable[bytes],
+        origin: Origin,
+        max_bytes: int | None = None,
+        companions: Companions | None = None,
+    ) -> Future[Receipt]:
+        """Stage `payload` (blocking) and hand it to the committer without waiting for the
+        commit; `companions` rows are committed in the same transaction."""
         staged, sealing = self._stage_or_seal(payload, origin, max_bytes)
-        return self.submit(staged, origin, sealing).result()
+        return self.submit(staged, origin, sealing, companions)
 
     async def receive_async(
         self,
@@ -189,12 +208,16 @@ class Intake:
             raise PayloadTooLarge(max_bytes or 0) from exc
 
     def submit(
-        self, staged: Staged, origin: Origin, sealing: Sealing | None = None
+        self,
+        staged: Staged,
+        origin: Origin,
+        sealing: Sealing | None = None,
+        companions: Companions | None = None,
     ) -> Future[Receipt]:
         """Hand a staged payload to the committer; the future resolves once it is durable."""
         self._ensure_started()
         fut: Future[Receipt] = Future()
-        self._queue.put(_Pending(staged, origin, fut, sealing))
+        self._queue.put(_Pending(staged, origin, fut, sealing, companions))
         return fut
 
     def close(self) -> None:
@@ -250,6 +273,8 @@ class Intake:
             p.future.set_result(r)
         if self.on_commit is not None:
             self.on_commit()
+        if self.on_sealed is not None and any(p.sealing is not None for p in batch):
+            self.on_sealed()
 
     def _fail(self, batch: list[_Pending], reason: str, kind: str, exc: Exception) -> None:
         log.error("intake.commit_failed", reason=reason, error=str(exc), batch=len(batch))
@@ -265,7 +290,8 @@ class Intake:
         keys_rows: list[dict[str, Any]] = []
         events: list[dict[str, Any]] = []
         receipts = []
-        with self.sessions.begin() as s:
+        with self.sessions.begin() as session:
+            s = session.connection()
             wanted = {(_pkey(p.origin), k) for p in batch for k in _keys(p)}
             known: dict[tuple[str, str], str] = {
                 (partner, key): ic
@@ -290,6 +316,7 @@ class Intake:
                 )
                 keys = [(_pkey(o), k) for k in _keys(p)]
                 original = next((known[k] for k in keys if k in known), None)
+                seen_keys = tuple(k[1] for k in keys if k in known)
                 for k in keys:
                     if k not in known:
                         known[k] = original or iid
@@ -336,17 +363,28 @@ class Intake:
                     }
                 )
                 size = p.sealing.plaintext_size if p.sealing else st.size
-                receipts.append(Receipt(iid, p.content_sha256, size, now, original))
+                receipts.append(Receipt(iid, p.content_sha256, size, now, original, seen_keys))
             s.execute(insert(Interchange), interchanges)
             if keys_rows:
                 s.execute(insert(IntakeKey), keys_rows)
             s.execute(insert(Event), events)
+            _insert_companions(s, batch, receipts)
             partners = {p.origin.partner_id for p in batch if p.origin.partner_id}
             if partners:
                 s.execute(
                     update(PartnerRow).where(PartnerRow.id.in_(partners)).values(last_seen_at=now)
                 )
         return receipts
+
+
+def _insert_companions(s: Connection, batch: list[_Pending], receipts: list[Receipt]) -> None:
+    by_table: dict[Any, list[dict[str, Any]]] = {}
+    for p, receipt in zip(batch, receipts, strict=True):
+        if p.companions is not None:
+            for table, row in p.companions(receipt):
+                by_table.setdefault(table, []).append(row)
+    for table, rows in by_table.items():
+        s.execute(insert(table), rows)
 
 
 def _peek(payload: bytes | BinaryIO | Iterable[bytes], n: int) -> tuple[bytes, Iterable[bytes]]:

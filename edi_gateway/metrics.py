@@ -24,3 +24,8 @@ ACKS = Counter("edigw_acks_total", "Acknowledgements delivered or failed", ["rou
 QUEUE_DEPTH = Gauge("edigw_queue_depth", "Visible items per back-office queue", ["queue"])
 QUEUE_INFLIGHT = Gauge("edigw_queue_inflight", "Leased items per back-office queue", ["queue"])
 QUEUE_DEAD = Gauge("edigw_queue_dead", "Dead letters per back-office queue", ["queue"])
+AS2_CERTIFICATE_DAYS = Gauge(
+    "edigw_as2_certificate_days_to_expiry",
+    "Days until an AS2 certificate expires (negative: expired); owner is a partner id or us",
+    ["owner", "serial"],
+)

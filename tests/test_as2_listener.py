@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -117,6 +118,31 @@ def test_duplicate_message_id_is_not_processed_again(gw: As2Gateway) -> None:
         "processed",
         "processed/Warning: duplicate-document",
     ]
+
+
+def test_copies_the_duplicate_check_missed_are_caught_by_intake(
+    gw: As2Gateway, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Copies of one message posted at once all pass the listener's look-up before any is
+    committed; intake's idempotent receiver must still let exactly one be processed."""
+    monkeypatch.setattr(gw.channel.listener, "_seen", lambda partner_id, message_id: None)
+    headers, body = mendelson("mecas2_signed_encrypted.as2")
+    with ThreadPoolExecutor(4) as pool:
+        responses = list(pool.map(lambda _: gw.post(headers, body), range(4)))
+    trusted = [our_key().certificate]
+    reports = [read_mdn(list(r.headers.items()), r.content, trusted) for r in responses]
+    assert sorted(r.disposition.value for r in reports) == [
+        "processed",
+        *["processed/Warning: duplicate-document"] * 3,
+    ]
+    interchanges = gw.interchanges()
+    [first] = [ic for ic in interchanges if ic.duplicate_of is None]
+    assert all(ic.duplicate_of == first.id for ic in interchanges if ic is not first)
+    # every MDN is evidence; the processed one belongs to the interchange that won
+    mdns = gw.mdns()
+    assert len(mdns) == 4
+    [processed] = [m for m in mdns if m.disposition == "processed"]
+    assert processed.interchange_id == first.id
 
 
 def test_same_content_under_a_new_message_id_is_a_new_message(gw: As2Gateway) -> None:

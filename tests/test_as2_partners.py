@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from prometheus_client import REGISTRY
 from structlog.testing import capture_logs
 
 from edi_gateway.channels.as2.algorithms import Cipher, Digest
+from edi_gateway.channels.as2.expiry import ExpiryWatch
 from edi_gateway.channels.as2.partners import (
     As2ConfigError,
     build_directory,
@@ -57,6 +61,50 @@ def test_directory_maps_names_to_partners_and_warns_of_expiry(tmp_path: Path) ->
     warned = [e for e in logs if e["event"] == "as2.certificate_expiring"]
     assert [e["owner"] for e in warned] == ["soonco"]
     assert "BEGIN" not in str(logs)
+
+
+def days_to_expiry(owner: str, serial: int) -> float | None:
+    return REGISTRY.get_sample_value(
+        "edigw_as2_certificate_days_to_expiry", {"owner": owner, "serial": f"{serial:x}"}
+    )
+
+
+def test_expiry_is_checked_again_while_running_and_exported_as_days(tmp_path: Path) -> None:
+    write_sample_config(tmp_path, port=0)
+    later = identity("later", NOW - dt.timedelta(days=300), NOW + dt.timedelta(days=40))
+    add_partner(tmp_path, "laterco", pem(later))
+    config = load(tmp_path / "gateway.toml", f"sqlite:///{tmp_path / 'g.db'}")
+    now = [NOW]
+    with capture_logs() as logs:
+        directory = build_directory(
+            config, LocalStation("US", (our_key(),)), clock=lambda: now[0], warn_days=30
+        )
+    assert not [e for e in logs if e["event"] == "as2.certificate_expiring"]  # 40 days left
+    serial = later.certificate.serial_number
+    assert days_to_expiry("laterco", serial) == pytest.approx(40)
+    ours = our_key().certificate
+    assert days_to_expiry("us", ours.serial_number) == pytest.approx(
+        (ours.not_valid_after_utc - NOW).total_seconds() / 86400
+    )
+
+    now[0] = NOW + dt.timedelta(days=15)  # a long-running gateway, two weeks on
+    watch = ExpiryWatch(directory, lambda: now[0], dt.timedelta(days=30), poll_seconds=0.01)
+    with capture_logs() as logs:
+        watch.start()
+        try:
+            wait_for(lambda: days_to_expiry("laterco", serial) == pytest.approx(25))
+        finally:
+            watch.stop()
+    warned = [e for e in logs if e["event"] == "as2.certificate_expiring"]
+    assert warned and {e["owner"] for e in warned} == {"laterco"}
+    assert warned[0]["days_left"] == pytest.approx(25, abs=0.1)
+
+
+def wait_for(condition: Callable[[], bool], seconds: float = 10) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "the condition did not come true in time"
+        time.sleep(0.01)
 
 
 def test_two_partners_with_one_as2_name_are_refused(tmp_path: Path) -> None:

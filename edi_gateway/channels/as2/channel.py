@@ -22,6 +22,7 @@ from starlette.applications import Starlette
 
 from edi_gateway.acks.as2_sender import As2Sender
 from edi_gateway.channels.as2.evidence import EvidenceWriter
+from edi_gateway.channels.as2.expiry import ExpiryWatch
 from edi_gateway.channels.as2.listener import As2Listener
 from edi_gateway.channels.as2.mdn_outbox import MdnDelivery
 from edi_gateway.channels.as2.partners import (
@@ -80,6 +81,9 @@ class As2Channel:
             sender=self.sender,
             evidence_first=settings.evidence_before_answer,
         )
+        self.expiry = ExpiryWatch(
+            self.directory, clock, dt.timedelta(days=settings.expiry_warning_days)
+        )
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
         self._socket: socket.socket | None = None
@@ -105,6 +109,7 @@ class As2Channel:
         """Serve on `settings.host:port` (port 0: an ephemeral one, see `self.port`) in a
         thread, and start delivering asynchronous MDNs."""
         self.delivery.start()
+        self.expiry.start()
         sock = socket.socket(socket.AF_INET6 if ":" in self.settings.host else socket.AF_INET)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((self.settings.host, self.settings.port))
@@ -148,4 +153,5 @@ class As2Channel:
                 self._socket.close()
             self._socket = None
         self.delivery.stop()
+        self.expiry.stop()
         self.evidence.close()

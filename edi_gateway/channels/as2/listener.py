@@ -7,8 +7,10 @@ intake, and only once intake has committed it is `processed` reported, in the HT
 seen before from the same partner is answered `processed/Warning: duplicate-document` without
 a second interchange. When the payload cannot be made durable (disk full, store down) the
 answer is HTTP 503 and no MDN, so the sender retries. Every MDN is stored as evidence
-(`as2_mdns`: before it is sent, unless `evidence_before_answer` is off for synchronous ones)
-and appears on its interchange's timeline.
+(`as2_mdns`) and appears on its interchange's timeline: a `processed` MDN is signed before
+intake and committed in the same transaction as its payload (one commit, and an MDN exists
+exactly when the payload is durable); the others before they are sent, unless
+`evidence_before_answer` is off for synchronous ones.
 
 A POST that carries an MDN (the asynchronous answer to an ack we sent) goes to the sender.
 """
@@ -19,6 +21,7 @@ import asyncio
 import contextlib
 import tempfile
 from collections.abc import AsyncIterator, Callable
+from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING, Any
 
@@ -37,9 +40,9 @@ from edi_gateway.channels.as2.mime import Headers
 from edi_gateway.channels.as2.partners import As2Directory, build_directory
 from edi_gateway.channels.as2.policy import LocalStation
 from edi_gateway.channels.as2.receiver import Received, build_mdn, receive
-from edi_gateway.intake import IntakeUnavailable, Origin, PayloadTooLarge
-from edi_gateway.store.as2 import MdnState
-from edi_gateway.store.tables import IntakeKey, Interchange
+from edi_gateway.intake import IntakeUnavailable, Origin, PayloadTooLarge, Receipt
+from edi_gateway.store.as2 import As2Mdn, MdnState
+from edi_gateway.store.tables import Event, IntakeKey
 
 if TYPE_CHECKING:
     from edi_gateway.acks.as2_sender import As2Sender
@@ -153,29 +156,53 @@ class As2Listener:
     async def _message(
         self, request: Request, headers: list[tuple[str, str]], body: IO[bytes]
     ) -> Response:
+        remote = request.client.host if request.client else None
+        received: Received | None = None
         try:
-            received = await asyncio.to_thread(receive, headers, body, self.directory.policy)
+            # one hop to a thread for everything up to the intake commit, not one per step:
+            # each hop is a thread hand-off and GIL switches, dear for a small message
+            got, outcome = await asyncio.to_thread(self._receive, headers, body, remote)
+            received = got
+            if isinstance(outcome, Response):
+                return outcome
+            receipt = await asyncio.wrap_future(outcome.future)
+            if not _same_message(got, receipt):  # the MDN was stored by the intake commit
+                return self._respond(outcome.mdn, outcome.async_url)
+            # a concurrent copy of this very message (same Message-ID) won the race
+            partner_id = self._partner_id(got)
+            answer = Answer(Disposition.DUPLICATE_DOCUMENT, receipt.interchange_id, partner_id)
+            return await asyncio.to_thread(self._answer, got, answer)
         except OSError:
             log.error("as2.receive_io_failed")
             return _unavailable(60)
-        with received:
-            try:
-                answer = await self._accept(received, request)
-            except IntakeUnavailable as exc:
-                log.warning(
-                    "as2.intake_unavailable", message_id=received.message_id, reason=exc.reason
-                )
-                return _unavailable(exc.retry_after)
-            except SQLAlchemyError as exc:  # the duplicate check could not read the store
-                log.error("as2.store_unavailable", error=type(exc).__name__)
-                return _unavailable(30)
-            try:
-                return await asyncio.to_thread(self._answer, received, answer)
-            except EvidenceUnavailable:
-                return _unavailable(30)
+        except IntakeUnavailable as exc:
+            message_id = received.message_id if received else None
+            log.warning("as2.intake_unavailable", message_id=message_id, reason=exc.reason)
+            return _unavailable(exc.retry_after)
+        except SQLAlchemyError as exc:  # the duplicate check could not read the store
+            log.error("as2.store_unavailable", error=type(exc).__name__)
+            return _unavailable(30)
+        except EvidenceUnavailable:
+            return _unavailable(30)
+        finally:
+            if received is not None:
+                received.close()
 
-    async def _accept(self, received: Received, request: Request) -> Answer:
-        """Intake for a good message (or recognise a duplicate); the disposition to report."""
+    def _receive(
+        self, headers: list[tuple[str, str]], body: IO[bytes], remote: str | None
+    ) -> tuple[Received, _InIntake | Response]:
+        """Peel the message and hand a good payload to intake, with the signed `processed`
+        MDN and its evidence riding in the same commit (so the MDN exists, stored, exactly
+        when the payload is durable). Anything else is answered here at once."""
+        received = receive(headers, body, self.directory.policy)
+        try:
+            return received, self._intake(received, remote)
+        except BaseException:
+            received.close()
+            raise
+
+    def _intake(self, received: Received, remote: str | None) -> _InIntake | Response:
+        partner_id = self._partner_id(received)
         if not received.ok or received.payload is None:
             log.warning(
                 "as2.message_failed",
@@ -185,33 +212,43 @@ class As2Listener:
                 detail=received.detail,
             )
             assert received.error is not None
-            return Answer(received.error, partner_id=self._partner_id(received))
-        partner_id = self._partner_id(received)
+            return self._answer(received, Answer(received.error, partner_id=partner_id))
         assert received.message_id is not None
-        seen = await asyncio.to_thread(self._seen, partner_id, received.message_id)
+        seen = self._seen(partner_id, received.message_id)
         if seen is not None:
-            return Answer(Disposition.DUPLICATE_DOCUMENT, seen, partner_id)
+            return self._answer(received, Answer(Disposition.DUPLICATE_DOCUMENT, seen, partner_id))
         origin = Origin(
             channel="as2",
             partner_id=partner_id,
             transport_id=received.message_id,
             filename=received.filename,
             media_type=received.content_type,
-            facts=_facts(received, request),
+            facts=_facts(received, remote),
         )
+        mdn = build_mdn(received, Disposition.PROCESSED, self.directory.station.signing_key)
+        async_url = _async_target(received, Answer(Disposition.PROCESSED, None, partner_id))
+
+        def evidence(receipt: Receipt) -> list[tuple[Any, dict[str, Any]]]:
+            if _same_message(received, receipt):  # not this MDN: a duplicate's
+                return []
+            answer = Answer(Disposition.PROCESSED, receipt.interchange_id, partner_id)
+            row, event = _evidence(received, answer, mdn, async_url)
+            row["created_at"] = receipt.received_at
+            if async_url is not None:
+                row["next_attempt_at"] = receipt.received_at
+            rows: list[tuple[Any, dict[str, Any]]] = [(As2Mdn, row)]
+            if event is not None:
+                rows.append((Event, {"at": receipt.received_at, **event}))
+            return rows
+
         try:
-            receipt = await self.gateway.intake.receive_async(
-                received.payload.stream(), origin, self.max_bytes
+            future = self.gateway.intake.submit_payload(
+                received.payload.stream(), origin, self.max_bytes, companions=evidence
             )
         except PayloadTooLarge:
-            return Answer(Disposition.UNEXPECTED_PROCESSING_ERROR, partner_id=partner_id)
-        if receipt.duplicate_of is not None:
-            # the same content seen before: a concurrent copy of this very message won the race
-            # (same Message-ID), or a new message that repeats a payload (the pipeline's call)
-            first = await asyncio.to_thread(self._transport_id, receipt.duplicate_of)
-            if first == received.message_id:
-                return Answer(Disposition.DUPLICATE_DOCUMENT, receipt.interchange_id, partner_id)
-        return Answer(Disposition.PROCESSED, receipt.interchange_id, partner_id)
+            answer = Answer(Disposition.UNEXPECTED_PROCESSING_ERROR, partner_id=partner_id)
+            return self._answer(received, answer)
+        return _InIntake(future, mdn, async_url)
 
     def _partner_id(self, received: Received) -> str | None:
         if received.partner is None:
@@ -224,11 +261,6 @@ class As2Listener:
             IntakeKey.partner_id == (partner_id or "-"), IntakeKey.key == f"as2:{message_id}"
         )
         with self._reads.connect() as connection:  # Core, not the ORM: this is on every request
-            return connection.execute(query).scalar()
-
-    def _transport_id(self, interchange_id: str) -> str | None:
-        query = select(Interchange.transport_id).where(Interchange.id == interchange_id)
-        with self._reads.connect() as connection:
             return connection.execute(query).scalar()
 
     def _answer(self, received: Received, answer: Answer) -> Response:
@@ -248,10 +280,16 @@ class As2Listener:
         if mdn is None:
             status = 200 if not answer.disposition.is_error else 400
             return PlainTextResponse(answer.disposition.value, status_code=status)
+        return self._respond(mdn, async_url)
+
+    def _respond(self, mdn: Mdn | None, async_url: str | None) -> Response:
+        """The HTTP answer for a stored MDN."""
         if async_url is not None:
             if self.on_async_mdn is not None:
                 self.on_async_mdn()
             return PlainTextResponse("the MDN will be sent asynchronously")
+        if mdn is None:
+            return PlainTextResponse(Disposition.PROCESSED.value)
         return Response(mdn.body, headers=dict(mdn.headers))
 
     async def _mdn_for_us(self, headers: list[tuple[str, str]], body: IO[bytes]) -> Response:
@@ -268,6 +306,15 @@ class As2Listener:
 
 class _TooLarge(Exception):
     pass
+
+
+@dataclass(frozen=True)
+class _InIntake:
+    """A good message handed to intake: the commit to wait for and what to answer then."""
+
+    future: Future[Receipt]
+    mdn: Mdn | None
+    async_url: str | None
 
 
 def _unavailable(retry_after: int) -> Response:
@@ -295,6 +342,13 @@ def _carries_mdn(headers: list[tuple[str, str]], body: IO[bytes]) -> bool:
     part_head = head[first : first + 2048].lower()
     end = part_head.find(b"\r\n\r\n", len(boundary) + 2)
     return b"multipart/report" in part_head[: end if end > 0 else None]
+
+
+def _same_message(received: Received, receipt: Receipt) -> bool:
+    """Intake already knew this Message-ID: a concurrent copy of the message committed first.
+    (A known payload under a new Message-ID is a new message: processed, the pipeline decides
+    what a repeated interchange means.)"""
+    return f"as2:{received.message_id}" in receipt.seen_keys
 
 
 def _async_target(received: Received, answer: Answer) -> str | None:
@@ -352,7 +406,7 @@ def _evidence(
     return row, event
 
 
-def _facts(received: Received, request: Request) -> dict[str, Any]:
+def _facts(received: Received, remote: str | None) -> dict[str, Any]:
     """AS2 headers and how the message was protected, kept with the interchange."""
     headers = {
         name: value for name, value in received.headers.items() if name.lower() in FACT_HEADERS
@@ -360,7 +414,7 @@ def _facts(received: Received, request: Request) -> dict[str, Any]:
     security = received.security
     facts: dict[str, Any] = {
         "as2": headers,
-        "remote": request.client.host if request.client else None,
+        "remote": remote,
         "signed": security.signed,
         "encrypted": security.encrypted,
         "compressed": security.compressed,

@@ -3,27 +3,25 @@ the receiver policy, and which gateway partner an AS2 name belongs to.
 
 Our key files live in the data dir (see `settings.As2KeyFiles`); a partner's certificates are
 named in its `[as2]` section, relative to the partner file. Certificates that expire soon (or
-have expired) are logged as warnings when the policy is built.
+have expired) are logged as warnings when the policy is built (and daily after, see `expiry`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import structlog
 from cryptography import x509
 
 from edi_gateway.channels.as2.algorithms import Cipher, Digest
+from edi_gateway.channels.as2.expiry import check_expiry
 from edi_gateway.channels.as2.keys import KeyPair
 from edi_gateway.channels.as2.policy import LocalStation, PartnerProfile, ReceiverPolicy, utc_now
 from edi_gateway.channels.as2.settings import As2KeyFiles, As2Settings
 from edi_gateway.config import Config, Partner
-
-log = structlog.get_logger("edi_gateway.as2")
 
 _CIPHER_ALIASES = {"3des": Cipher.TRIPLE_DES_CBC, "tripledes": Cipher.TRIPLE_DES_CBC}
 
@@ -162,29 +160,5 @@ def build_directory(
         clock=clock,
     )
     directory = As2Directory(policy, profiles, ids)
-    warn_expiry(directory, clock(), dt.timedelta(days=warn_days))
+    check_expiry(directory, clock(), dt.timedelta(days=warn_days))
     return directory
-
-
-def expiring(
-    certificates: Iterable[tuple[str, x509.Certificate]], at: dt.datetime, within: dt.timedelta
-) -> list[tuple[str, x509.Certificate]]:
-    return [(owner, c) for owner, c in certificates if c.not_valid_after_utc - at < within]
-
-
-def warn_expiry(directory: As2Directory, at: dt.datetime, within: dt.timedelta) -> None:
-    """Log every certificate (ours and partners') that expires within `within` or has expired."""
-    ours = [("us", key.certificate) for key in directory.station.keys]
-    theirs = [
-        (pid, cert) for pid, profile in directory.profiles.items() for cert in profile.certificates
-    ]
-    for owner, cert in expiring([*ours, *theirs], at, within):
-        log.warning(
-            "as2.certificate_expiring"
-            if cert.not_valid_after_utc > at
-            else "as2.certificate_expired",
-            owner=owner,
-            subject=cert.subject.rfc4514_string(),
-            serial=f"{cert.serial_number:x}",
-            not_after=cert.not_valid_after_utc.isoformat(),
-        )

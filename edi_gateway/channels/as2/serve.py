@@ -17,7 +17,7 @@ import tomllib
 from pathlib import Path
 
 from edi_gateway import logs
-from edi_gateway.app import Gateway
+from edi_gateway.app import Gateway, WorkerProcesses
 from edi_gateway.channels.as2.channel import As2Channel
 from edi_gateway.channels.as2.partners import as2_settings, load_station
 from edi_gateway.channels.as2.settings import As2Settings
@@ -42,9 +42,13 @@ def main(argv: list[str] | None = None) -> None:
         settings = found
     gateway = Gateway(config)
     channel = As2Channel(gateway, load_station(settings, config.data_dir), settings)
+    # pipeline worker processes beside this one, as `edi-gateway serve` runs them
+    workers = WorkerProcesses(config, config.settings.worker.processes)
     done = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: done.set())
     signal.signal(signal.SIGINT, lambda *_: done.set())
+    gateway.recover()  # before any worker process may claim
+    workers.start()
     gateway.start()
     channel.start()
     try:
@@ -52,6 +56,7 @@ def main(argv: list[str] | None = None) -> None:
     finally:
         channel.stop()
         gateway.stop()
+        workers.stop()
 
 
 if __name__ == "__main__":
