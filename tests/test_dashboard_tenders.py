@@ -234,7 +234,7 @@ def test_two_officers_open_the_call_in_the_browser(
         sign_in(page, "oscar", "/tenders")
         expect(page.get_by_role("heading", name="Tender opening", exact=True)).to_be_visible()
         expect(page.locator("#call-list tbody tr")).to_have_count(2)
-        shot(page, "20-tenders")
+        shot(page, "30-tenders")
         page.get_by_role("link", name=PROCEDURE).click()
         expect(page.locator("#sealed-tenders tbody tr")).to_have_count(4)
         expect(page.locator("#sealed-tenders")).to_contain_text("withdrawn")
@@ -242,7 +242,7 @@ def test_two_officers_open_the_call_in_the_browser(
         expect(fields).to_have_count(2)  # k of them
         fields.nth(0).fill(tendered.shares[0])
         fields.nth(1).fill(tendered.shares[2])
-        shot(page, "21-tender-call-before-opening")
+        shot(page, "31-tender-call-before-opening")
         page.locator("#open-call").click()
         expect(page.locator("#opening-record")).to_be_visible()
         expect(page.locator("#call-state")).to_have_text("opened")
@@ -250,8 +250,8 @@ def test_two_officers_open_the_call_in_the_browser(
         expect(rows).to_have_count(2)
         expect(page.locator("#opened-tenders")).to_contain_text(HANIL.id)
         expect(page.locator("#opening input[name=share]")).to_have_count(0)
-        shot(page, "22-tender-opening-record")
+        shot(page, "32-tender-opening-record")
         page.goto(f"/lang/ko?next=/tenders/{PROCEDURE}")
         expect(page.get_by_role("heading", name=re.compile("입찰 공고"))).to_be_visible()
-        shot(page, "23-tender-opening-record-ko")
+        shot(page, "33-tender-opening-record-ko")
     assert _call_state(gateway) == "opened"
