@@ -39,6 +39,7 @@ from typing import Any
 
 from pydifact.segments import Segment as OutSegment
 
+from edi_gateway.formats.edifact.aperak import ACCEPTED, APERAK, NOT_ACCEPTED
 from edi_gateway.formats.edifact.contrl import (
     MEDIA_TYPE,
     AckWriter,
@@ -50,9 +51,6 @@ from edi_gateway.formats.edifact.segments import Delimiters
 from edi_gateway.tendering.receipts import ReceiptFacts, SignedReceipt, Verdict, statement
 from edi_gateway.tendering.signing import GatewayKey
 
-APERAK = ["APERAK", "D", "96A", "UN"]
-ACCEPTED = "29"  # 1225 message function
-NOT_ACCEPTED = "27"
 STATEMENT = "STM"  # FTX C107 4441 (an..3), ours: 3055 agency ZZZ, mutually defined
 SIGNATURE = "SIG"
 SHA256 = "SHA"
