@@ -21,7 +21,7 @@ from typing import Any
 
 import orjson
 import structlog
-from sqlalchemy import Connection, Engine, delete, insert, or_, select, update
+from sqlalchemy import Engine, delete, insert, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from edi_gateway import metrics
@@ -34,7 +34,7 @@ from edi_gateway.pipeline.spill import Spill
 from edi_gateway.pipeline.stages import Context, ProcessedDocument, StageResult, run_stages
 from edi_gateway.spool import Spool
 from edi_gateway.store.db import bookkeeping_sessions, read_sessions
-from edi_gateway.store.queries import earlier_document
+from edi_gateway.store.queries import EarlierDocuments
 from edi_gateway.store.tables import (
     Ack,
     AckState,
@@ -232,7 +232,7 @@ class Worker:
                 f"processing was attempted {c.crashes} times without finishing "
                 "(the gateway stopped each time); parked for an operator"
             ), spill
-        documents = EarlierDocuments(self.reads.kw["bind"], c.id, self.numbers_in_flight)
+        documents = OrderNumbers(self.reads.kw["bind"], c.id, self.numbers_in_flight)
         ctx = Context(
             config=self.config,
             registry=self.registry,
@@ -436,45 +436,27 @@ class NumbersInFlight:
                 del self._held[key]
 
 
-class EarlierDocuments:
-    """The look-up of an earlier accepted document (`Context.seen_document`) for one
-    interchange. Asked once per order, so it keeps one read connection while the stages run
-    (a session per look-up cost about as much as validating the message); each look-up ends
-    its transaction, so no snapshot is held between them."""
+class OrderNumbers:
+    """`Context.seen_document` for one interchange: the store's accepted documents, then the
+    numbers of batches not recorded yet (`NumbersInFlight`)."""
 
     def __init__(
         self, engine: Engine, own_id: str, in_flight: NumbersInFlight | None = None
     ) -> None:
-        self.engine = engine
         self.own_id = own_id
         self.in_flight = in_flight
-        self._conn: Connection | None = None
+        self.store = EarlierDocuments(engine, own_id)
 
     def __call__(
         self, kind: str, sender: str, receiver: str, number: str, test: bool
     ) -> str | None:
-        if self._conn is None:
-            self._conn = self.engine.connect()
-        try:
-            earlier = earlier_document(
-                self._conn,
-                kind=kind,
-                sender_id=sender,
-                receiver_id=receiver,
-                business_id=number,
-                test=test,
-                other_than=self.own_id,
-            )
-        finally:
-            self._conn.rollback()
+        earlier = self.store.find(kind, sender, receiver, number, test)
         if earlier is None and self.in_flight is not None:
             earlier = self.in_flight.hold((kind, sender, receiver, number, test), self.own_id)
         return earlier
 
     def close(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
+        self.store.close()
 
 
 def _reference_rows(c: Claimed, r: StageResult) -> list[dict[str, Any]]:

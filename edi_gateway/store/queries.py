@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, func, select
+from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from edi_gateway.store.tables import (
@@ -139,45 +139,50 @@ def state_counts(s: Session) -> dict[str, int]:
 
 
 # Asked once per deduplicated document: built once, so a look-up costs only its execution.
-_EARLIER_DOCUMENT = (
-    select(DocumentRow.id)
-    .join(Interchange, Interchange.id == DocumentRow.interchange_id)
-    .where(
-        DocumentRow.business_id == bindparam("business_id"),
-        DocumentRow.kind == bindparam("kind"),
-        DocumentRow.sender_id == bindparam("sender_id"),
-        DocumentRow.receiver_id == bindparam("receiver_id"),
-        DocumentRow.test == bindparam("test"),
-        DocumentRow.interchange_id != bindparam("other_than"),
-        DocumentRow.state.in_([DocumentState.ROUTED, DocumentState.DELIVERED]),
-        Interchange.state == InterchangeState.DONE,
-    )
-    .order_by(DocumentRow.created_at, DocumentRow.id)
-    .limit(1)
+# Asked once per order. Through SQLAlchemy each execution cost about 0.2 ms, a quarter of
+# the worker's whole time per message in a large ORDERS interchange; on the driver's own
+# cursor it costs a few microseconds. Plain SQL with `?` (SQLite) or `%s` (psycopg) markers.
+_EARLIER_DOCUMENT_SQL = (
+    "SELECT d.id FROM documents d JOIN interchanges i ON i.id = d.interchange_id"
+    " WHERE d.business_id = ? AND d.kind = ? AND d.sender_id = ? AND d.receiver_id = ?"
+    " AND d.test = ? AND d.interchange_id <> ?"
+    f" AND d.state IN ('{DocumentState.ROUTED}', '{DocumentState.DELIVERED}')"
+    f" AND i.state = '{InterchangeState.DONE}'"
+    " ORDER BY d.created_at, d.id LIMIT 1"
 )
 
 
-def earlier_document(
-    s: Session | Connection,
-    *,
-    kind: str,
-    sender_id: str,
-    receiver_id: str,
-    business_id: str,
-    test: bool,
-    other_than: str,
-) -> str | None:
-    """The id of a document of `kind` with this business number (order number, ...) that the
-    same sender already sent to the same receiver in another, accepted interchange (one that
-    ended `done` with the document queued), or None."""
-    return s.scalar(
-        _EARLIER_DOCUMENT,
-        {
-            "business_id": business_id,
-            "kind": kind,
-            "sender_id": sender_id,
-            "receiver_id": receiver_id,
-            "test": test,
-            "other_than": other_than,
-        },
-    )
+class EarlierDocuments:
+    """Finds a document of a kind with a business number (order number, ...) that the same
+    sender already sent to the same receiver in another, accepted interchange (one that ended
+    `done` with the document queued). Holds one connection until `close`; each look-up ends
+    its transaction, so no snapshot is kept between them."""
+
+    def __init__(self, engine: Engine, other_than: str) -> None:
+        self.engine = engine
+        self.other_than = other_than
+        self._sql = _EARLIER_DOCUMENT_SQL
+        if engine.dialect.paramstyle != "qmark":
+            self._sql = self._sql.replace("?", "%s")
+        self._conn: Any = None
+
+    def find(
+        self, kind: str, sender_id: str, receiver_id: str, business_id: str, test: bool
+    ) -> str | None:
+        if self._conn is None:
+            self._conn = self.engine.raw_connection()
+        cursor = self._conn.cursor()
+        try:
+            cursor.execute(
+                self._sql, (business_id, kind, sender_id, receiver_id, test, self.other_than)
+            )
+            row = cursor.fetchone()
+        finally:
+            cursor.close()
+            self._conn.rollback()
+        return None if row is None else str(row[0])
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
