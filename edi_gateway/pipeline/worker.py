@@ -15,13 +15,12 @@ import hashlib
 import secrets
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
 import structlog
-from sqlalchemy import Engine, delete, insert, or_, select, update
+from sqlalchemy import delete, insert, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from edi_gateway import metrics
@@ -34,7 +33,7 @@ from edi_gateway.pipeline.spill import Spill
 from edi_gateway.pipeline.stages import Context, ProcessedDocument, StageResult, run_stages
 from edi_gateway.spool import Spool
 from edi_gateway.store.db import bookkeeping_sessions, read_sessions
-from edi_gateway.store.queries import EarlierDocuments
+from edi_gateway.store.queries import EarlierReceipts
 from edi_gateway.store.tables import (
     Ack,
     AckState,
@@ -232,7 +231,7 @@ class Worker:
                 f"processing was attempted {c.crashes} times without finishing "
                 "(the gateway stopped each time); parked for an operator"
             ), spill
-        documents = OrderNumbers(self.reads.kw["bind"], c.id, self.numbers_in_flight)
+        earlier = EarlierReceipts(self.reads.kw["bind"], c.id)
         ctx = Context(
             config=self.config,
             registry=self.registry,
@@ -242,8 +241,8 @@ class Worker:
             received_at=c.received_at,
             raw_sha256=c.raw_sha256,
             duplicate_of=c.duplicate_of,
-            seen_control_reference=self._seen_control_reference(c.id),
-            seen_document=documents,
+            seen_control_reference=earlier.interchange,
+            seen_document=OrderNumbers(earlier, self.numbers_in_flight),
             limits=self.limits,
         )
         now = self.clock()
@@ -255,7 +254,7 @@ class Worker:
             spill.close()
             return _dead(f"unexpected processing error: {type(exc).__name__}: {exc}"), Spill()
         finally:
-            documents.close()
+            earlier.close()
         bound.info(
             "worker.processed",
             verdict=result.verdict.value,
@@ -264,40 +263,6 @@ class Worker:
         )
         return result, spill
 
-    def _seen_control_reference(self, own_id: str) -> Callable[[str, str], str | None]:
-        settled = [InterchangeState.DONE, InterchangeState.REJECTED, InterchangeState.DEAD]
-
-        def lookup(partner_id: str, reference: str) -> str | None:
-            with self.reads() as s:
-                first = s.scalar(
-                    select(Interchange.id)
-                    .where(
-                        Interchange.partner_id == partner_id,
-                        Interchange.control_reference == reference,
-                        Interchange.id != own_id,
-                        Interchange.state.in_(settled),
-                    )
-                    .order_by(Interchange.received_at)
-                    .limit(1)
-                )
-                if first is not None:
-                    return first
-                # a later interchange of a payload with several
-                return s.scalar(
-                    select(Interchange.id)
-                    .join(InterchangeReference)
-                    .where(
-                        InterchangeReference.partner_id == partner_id,
-                        InterchangeReference.control_reference == reference,
-                        Interchange.id != own_id,
-                        Interchange.state.in_(settled),
-                    )
-                    .order_by(Interchange.received_at)
-                    .limit(1)
-                )
-
-        return lookup
-
     # -- record ----------------------------------------------------------------------------
 
     def record(self, token: str, results: list[tuple[Claimed, StageResult, Spill]]) -> None:
@@ -305,9 +270,19 @@ class Worker:
         processing, so the write lock is held only for the inserts and the sync."""
         now = self.clock()
         queued: dict[str, int] = {}
+        # Core statements on the session's connection (the ORM's bulk path costs several times
+        # more per statement), and the small rows of the whole batch in one insert per table;
+        # the documents and queue items stream from the spills as they are (memory bound).
+        batched: dict[Any, list[dict[str, Any]]] = {
+            FindingRow: [],
+            InterchangeReference: [],
+            Ack: [],
+            Event: [],
+        }
         with self.sessions.begin() as s:
+            conn = s.connection()
             for c, r, spill in results:
-                owned = s.execute(
+                owned = conn.execute(
                     update(Interchange)
                     .where(
                         Interchange.id == c.id,
@@ -324,20 +299,20 @@ class Worker:
                         lease_until=None,
                         runs=Interchange.runs + 1,
                     )
-                ).rowcount  # type: ignore[attr-defined]
+                ).rowcount
                 if not owned:  # our lease ran out and someone else has it now
                     log.warning("worker.lost_claim", interchange_id=c.id)
                     continue
                 already: set[str] = set()
                 if c.attempts > 1:  # a rerun: documents are derived again, queue items stay
-                    s.execute(delete(DocumentRow).where(DocumentRow.interchange_id == c.id))
-                    s.execute(
+                    conn.execute(delete(DocumentRow).where(DocumentRow.interchange_id == c.id))
+                    conn.execute(
                         delete(InterchangeReference).where(
                             InterchangeReference.interchange_id == c.id
                         )
                     )
                     already = set(
-                        s.scalars(
+                        conn.scalars(
                             select(QueueItem.document_id).where(
                                 QueueItem.document_id.like(f"{c.id}-%")
                             )
@@ -356,16 +331,14 @@ class Worker:
                     elif table == "documents":
                         rows = [_embed_canonical(_unrouted(d) if rejected else d) for d in rows]
                     if rows:
-                        s.execute(insert(_TABLES[table]), rows)
-                if r.findings:
-                    s.execute(insert(FindingRow), [_finding_row(c, None, f) for f in r.findings])
-                references = _reference_rows(c, r)
-                if references:
-                    s.execute(insert(InterchangeReference), references)
-                acks = self._ack_rows(c, r, now)
-                if acks:
-                    s.execute(insert(Ack), acks)
-                s.execute(insert(Event), [self._outcome_event(c, r, queued[c.id], now)])
+                        conn.execute(insert(_TABLES[table]), rows)
+                batched[FindingRow] += [_finding_row(c, None, f) for f in r.findings]
+                batched[InterchangeReference] += _reference_rows(c, r)
+                batched[Ack] += self._ack_rows(c, r, now)
+                batched[Event].append(self._outcome_event(c, r, queued[c.id], now))
+            for table, rows in batched.items():
+                if rows:
+                    conn.execute(insert(table), rows)
         for c, r, _ in results:
             metrics.PROCESSED.labels(_final_state(r).value).inc()
             if queued.get(c.id):
@@ -440,23 +413,18 @@ class OrderNumbers:
     """`Context.seen_document` for one interchange: the store's accepted documents, then the
     numbers of batches not recorded yet (`NumbersInFlight`)."""
 
-    def __init__(
-        self, engine: Engine, own_id: str, in_flight: NumbersInFlight | None = None
-    ) -> None:
-        self.own_id = own_id
+    def __init__(self, store: EarlierReceipts, in_flight: NumbersInFlight | None) -> None:
+        self.store = store
         self.in_flight = in_flight
-        self.store = EarlierDocuments(engine, own_id)
 
     def __call__(
         self, kind: str, sender: str, receiver: str, number: str, test: bool
     ) -> str | None:
-        earlier = self.store.find(kind, sender, receiver, number, test)
+        earlier = self.store.document(kind, sender, receiver, number, test)
         if earlier is None and self.in_flight is not None:
-            earlier = self.in_flight.hold((kind, sender, receiver, number, test), self.own_id)
+            key = (kind, sender, receiver, number, test)
+            earlier = self.in_flight.hold(key, self.store.own_id)
         return earlier
-
-    def close(self) -> None:
-        self.store.close()
 
 
 def _reference_rows(c: Claimed, r: StageResult) -> list[dict[str, Any]]:
