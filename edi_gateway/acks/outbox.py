@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from typing import Protocol
 
 import structlog
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from edi_gateway import metrics
@@ -76,7 +76,9 @@ class Outbox(Loop):
             return 0
         outcomes = [(ack, *self._send(ack)) for ack in due]
         now = self.clock()
+        events: list[dict[str, object]] = []
         with self.bookkeeping.begin() as s:
+            conn = s.connection()  # Core: the ORM's per-statement cost was ~0.8 ms an ack
             for ack, state, error in outcomes:
                 attempts = ack.attempts + 1
                 values: dict[str, object] = {
@@ -92,21 +94,22 @@ class Outbox(Loop):
                     kept = after_delivery(ack.kind, ack.content)
                     if kept is not None:
                         values["content"] = kept
-                s.execute(
+                conn.execute(
                     update(Ack)
                     .where(Ack.id == ack.id, Ack.state == AckState.PENDING)
                     .values(**values)
                 )
                 detail = {"ack": ack.id, "kind": ack.kind, "route": ack.route}
-                s.add(
-                    Event(
-                        at=now,
-                        interchange_id=ack.interchange_id,
-                        actor="outbox",
-                        type=f"ack-{state.value}",
-                        detail={**detail, **({"error": error} if error else {})},
-                    )
+                events.append(
+                    {
+                        "at": now,
+                        "interchange_id": ack.interchange_id,
+                        "actor": "outbox",
+                        "type": f"ack-{state.value}",
+                        "detail": {**detail, **({"error": error} if error else {})},
+                    }
                 )
+            conn.execute(insert(Event), events)
         for ack, state, error in outcomes:
             outcome = (
                 state.value
