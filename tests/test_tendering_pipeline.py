@@ -5,10 +5,12 @@ and PostgreSQL (the `database_url` fixture behind `server`)."""
 from __future__ import annotations
 
 import datetime as dt
+import tomllib
 from typing import Any
 
 import httpx
 import pytest
+import tomli_w
 from lxml import etree
 from sqlalchemy import select
 
@@ -165,4 +167,21 @@ def test_a_call_without_officers_is_refused(
     status = submit_and_wait(server, creds[MOE.id]["api_token"], body)
     assert status["state"] == "rejected"
     assert b"TenderEvaluationParty" in status["ack_bodies"][0]
+    assert registered(server) == []
+
+
+def test_a_call_from_an_institution_without_a_return_route_is_refused(
+    server: Server, creds: dict[str, dict[str, str]]
+) -> None:
+    # the shares exist only in the response: with nowhere to send it they would be lost
+    files = server.gateway.config.partner_files
+    path = files.directory / f"{MOE.id}.toml"
+    data = tomllib.loads(path.read_text())
+    data.setdefault("acks", {})["route"] = "none"
+    path.write_text(tomli_w.dumps(data))
+    assert files.reload()
+    body = call_for_tenders("CFT-PIPE-5", MOE.gln, ["kim", "lee", "park"])
+    status = submit_and_wait(server, creds[MOE.id]["api_token"], body)
+    assert status["state"] == "rejected"
+    assert b"return route 'none'" in status["ack_bodies"][0]
     assert registered(server) == []

@@ -36,6 +36,12 @@ class CallRegistrar:
                 f"partner {partner.id!r} is not a public institution; only institutions "
                 "register calls for tenders"
             )
+        if partner.acks.route == "none":
+            raise CallRefused(
+                f"partner {partner.id!r} takes no acknowledgements (return route 'none'), so "
+                "the opening officers' shares could not reach it; register the call through "
+                "the API or the CLI, or give the partner a return route"
+            )
         try:
             made = calls.register_from_ubl(
                 self.sessions, self.clock, xml, partner.id, None, None, f"partner:{partner.id}"
