@@ -16,7 +16,10 @@ from sqlalchemy import select
 
 from edi_gateway import samples
 from edi_gateway.acks import once
-from edi_gateway.store.tables import Ack
+from edi_gateway.app import Gateway
+from edi_gateway.intake import Origin
+from edi_gateway.pipeline.worker import wait_idle
+from edi_gateway.store.tables import Ack, Interchange
 from edi_gateway.store.tendering import TenderCall
 from edi_gateway.tendering import calls, keys
 from edi_gateway.tendering.wiring import tendering_of
@@ -185,3 +188,38 @@ def test_a_call_from_an_institution_without_a_return_route_is_refused(
     assert status["state"] == "rejected"
     assert b"return route 'none'" in status["ack_bodies"][0]
     assert registered(server) == []
+
+
+def test_a_worker_killed_after_registering_answers_the_rerun_with_the_same_call(
+    gateway: Gateway, creds: dict[str, dict[str, str]]
+) -> None:
+    body = call_for_tenders("CFT-PIPE-6", MOE.gln, ["kim", "lee", "park"])
+    rid = gateway.intake.receive(body, Origin(channel="http", partner_id=MOE.id)).interchange_id
+    # the worker registers the call, then dies before recording the outcome (and the shares)
+    claimed = gateway.worker.claim("doomed-worker")
+    [(c, *_)] = [(c, *gateway.worker._process(c)) for c in claimed]
+    assert c.id == rid and len(registered_on(gateway)) == 1
+    gateway.worker.recover()
+    wait_idle(gateway.worker)  # the rerun: the call exists already, its shares are answered
+    with gateway.sessions() as s:
+        [ack] = s.scalars(select(Ack).where(Ack.interchange_id == rid))
+        assert s.get_one(Interchange, rid).state == "done"
+    assert ack.kind == once.CALL_REGISTRATION and ack.positive
+    shares = [v for v in officer_lines(etree.fromstring(ack.content)).values()]
+    with tendering_of(gateway).reads() as s:
+        row = s.get_one(TenderCall, calls.find_call(s, "CFT-PIPE-6").id)
+        keys.unwrap_private_key(row.id, row.key_id, row.wrapped_key, row.threshold, shares[1:])
+        assert row.pending_shares is not None
+    # delivered (pulled by the institution): no copy of the shares is left anywhere
+    token = {"Authorization": f"Bearer {creds[MOE.id]['api_token']}"}
+    with Server(gateway) as srv, httpx.Client(base_url=srv.url, headers=token) as http:
+        pulled = http.get(f"/api/v1/submissions/{rid}/acks/{ack.id}")
+    assert pulled.status_code == 200 and shares[0].encode() in pulled.content
+    with tendering_of(gateway).reads() as s:
+        assert calls.find_call(s, "CFT-PIPE-6").pending_shares is None
+        stored = s.scalars(select(Ack.content).where(Ack.id == ack.id)).one()
+    assert not any(share.encode() in stored for share in shares)
+
+
+def registered_on(gateway: Gateway) -> list[dict[str, Any]]:
+    return calls.list_calls(tendering_of(gateway).reads)

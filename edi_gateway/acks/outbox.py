@@ -91,7 +91,7 @@ class Outbox(Loop):
                     values["next_attempt_at"] = now + dt.timedelta(seconds=delay)
                 elif state == AckState.DELIVERED:
                     values["delivered_at"] = now
-                    kept = after_delivery(ack.kind, ack.content)
+                    kept = after_delivery(conn, ack.kind, ack.content)
                     if kept is not None:
                         values["content"] = kept
                 conn.execute(

@@ -59,6 +59,10 @@ class TenderCall(Base):
     created_at: Mapped[dt.datetime]
     opened_at: Mapped[dt.datetime | None]
     opening_record: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # officer -> share of a call registered through the pipeline, kept (like the response that
+    # carries them) only until that response is delivered, so that a worker killed between
+    # registering and recording can answer the rerun with them (migration 0007)
+    pending_shares: Mapped[dict[str, str] | None] = mapped_column(JSON)
 
 
 class TenderSubmission(Base):

@@ -58,7 +58,11 @@ class Registered:
 
 
 def register_call(
-    sessions: sessionmaker[Session], clock: Clock, spec: CallSpec, actor: str
+    sessions: sessionmaker[Session],
+    clock: Clock,
+    spec: CallSpec,
+    actor: str,
+    keep_pending: bool = False,
 ) -> Registered:
     _check(spec, clock())
     call_id = new_id()
@@ -82,6 +86,9 @@ def register_call(
                     wrapped_key=made.wrapped_key,
                     state=CallState.OPEN,
                     created_at=now,
+                    pending_shares=(
+                        dict(zip(spec.officers, made.shares, strict=True)) if keep_pending else None
+                    ),
                 )
             )
             s.add(
@@ -207,10 +214,22 @@ def register_from_ubl(
 ) -> Registered:
     """For the pipeline: register the call a UBL CallForTenders describes (officers and
     quorum from the document when not given, see `spec_from_ubl`). The caller must deliver
-    the returned shares to the officers (and nowhere else)."""
-    return register_call(
-        sessions, clock, spec_from_ubl(xml, institution_id, officers, threshold), actor
-    )
+    the returned shares to the officers (and nowhere else).
+
+    The shares stay on the call until their response is delivered (`acks.once`):
+    the same institution registering the same call again before then (the worker was killed
+    after registering, and processes the document again) gets the same shares back."""
+    spec = spec_from_ubl(xml, institution_id, officers, threshold)
+    try:
+        return register_call(sessions, clock, spec, actor, keep_pending=True)
+    except TenderingRefused:
+        with sessions() as s:
+            call = s.scalar(select(TenderCall).where(TenderCall.procedure_id == spec.procedure_id))
+            if call is None or call.institution_id != institution_id or not call.pending_shares:
+                raise
+            log.info("tendering.call_registration_repeated", procedure_id=spec.procedure_id)
+            return Registered(call.id, call.procedure_id, call.key_id, dict(call.pending_shares))
+
 
 
 def _ubl_time(date: str | None, time: str | None) -> dt.datetime | None:

@@ -210,7 +210,7 @@ def submission_ack(request: Request) -> Response:
         if ack.state == AckState.AVAILABLE or (
             ack.state == AckState.PENDING and ack.route == "http"
         ):
-            kept = after_delivery(ack.kind, ack.content)
+            kept = after_delivery(s.connection(), ack.kind, ack.content)
             s.execute(
                 update(Ack)
                 .where(Ack.id == ack.id)
