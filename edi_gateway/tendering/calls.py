@@ -231,7 +231,6 @@ def register_from_ubl(
             return Registered(call.id, call.procedure_id, call.key_id, dict(call.pending_shares))
 
 
-
 def _ubl_time(date: str | None, time: str | None) -> dt.datetime | None:
     if date is None:
         return None
