@@ -16,9 +16,9 @@ import re
 from lxml import etree
 from sqlalchemy import Connection, update
 
+from edi_gateway.formats.xml.call_for_tenders import RESPONSE_KIND as CALL_REGISTRATION
 from edi_gateway.store.tendering import TenderCall
 
-CALL_REGISTRATION = "call-registration-response"  # AckDocument kind of such a response
 OFFICER_LINE = "officer:"  # LineID prefix of a share's LineResponse
 BLANKED = "(delivered once; not kept by the gateway)"
 _SHARE_KEY = re.compile(r"^egw-share-([0-9a-f]{16})-")  # a share names its call's key id

@@ -29,7 +29,7 @@ from edi_gateway.store.tendering import (
 )
 from edi_gateway.tendering import keys
 from edi_gateway.tendering.common import DeadlinePassed, TenderingRefused, UnknownCall
-from edi_gateway.tendering.standing import Filed, Withdrawal, standing
+from edi_gateway.tendering.standing import Filed, Outcome, Withdrawal, standing
 
 log = structlog.get_logger("edi_gateway.tendering.calls")
 
@@ -321,6 +321,28 @@ def submissions(
         ]
 
 
+def recorded_standing(
+    s: Session, call: TenderCall, subs: list[TenderSubmission]
+) -> dict[str, Outcome]:
+    """Where each of the call's filed tenders `subs` stands, from what is recorded (see
+    `standing`): what the dashboard shows before the opening and what the opening unseals."""
+    withdrawals = [
+        Withdrawal(w.tenderer, w.at)
+        for w in s.scalars(select(TenderWithdrawal).where(TenderWithdrawal.call_id == call.id))
+    ]
+    filed = [
+        Filed(
+            t.interchange_id,
+            t.tenderer,
+            t.received_at,
+            on_time=t.status != SubmissionStatus.LATE,
+            duplicate=t.status == SubmissionStatus.DUPLICATE,
+        )
+        for t in subs
+    ]
+    return standing(filed, withdrawals, call.deadline)
+
+
 def sealed_tenders(reads: sessionmaker[Session], procedure_id: str) -> list[dict[str, Any]]:
     """Metadata of every tender filed for the call, each with where it stands now (counted,
     replaced, withdrawn, late, duplicate): what the opening officers see before opening."""
@@ -333,21 +355,7 @@ def sealed_tenders(reads: sessionmaker[Session], procedure_id: str) -> list[dict
                 .order_by(TenderSubmission.received_at, TenderSubmission.interchange_id)
             )
         )
-        withdrawals = [
-            Withdrawal(w.tenderer, w.at)
-            for w in s.scalars(select(TenderWithdrawal).where(TenderWithdrawal.call_id == call.id))
-        ]
-        filed = [
-            Filed(
-                t.interchange_id,
-                t.tenderer,
-                t.received_at,
-                on_time=t.status != SubmissionStatus.LATE,
-                duplicate=t.status == SubmissionStatus.DUPLICATE,
-            )
-            for t in subs
-        ]
-        outcomes = standing(filed, withdrawals, call.deadline)
+        outcomes = recorded_standing(s, call, subs)
         return [
             {
                 "receipt_id": t.interchange_id,

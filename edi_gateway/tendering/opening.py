@@ -36,17 +36,16 @@ from edi_gateway.spool import Spool
 from edi_gateway.store.tables import Event, Interchange, InterchangeState
 from edi_gateway.store.tendering import (
     CallState,
-    SubmissionStatus,
     TenderCall,
     TenderSubmission,
-    TenderWithdrawal,
 )
 from edi_gateway.tendering import keys
+from edi_gateway.tendering.calls import recorded_standing
 from edi_gateway.tendering.clerk import Clerk
 from edi_gateway.tendering.common import UnknownCall, canonical_json
 from edi_gateway.tendering.sealer import content_aad
 from edi_gateway.tendering.signing import ALGORITHM, GatewayKey
-from edi_gateway.tendering.standing import Filed, Outcome, Withdrawal, standing
+from edi_gateway.tendering.standing import Outcome
 
 log = structlog.get_logger("edi_gateway.tendering.opening")
 
@@ -134,25 +133,8 @@ class Opening:
 
     def _standing(self, call: TenderCall) -> dict[str, Outcome]:
         with self.sessions() as s:
-            filed = [
-                Filed(
-                    t.interchange_id,
-                    t.tenderer,
-                    t.received_at,
-                    on_time=t.status != SubmissionStatus.LATE,
-                    duplicate=t.status == SubmissionStatus.DUPLICATE,
-                )
-                for t in s.scalars(
-                    select(TenderSubmission).where(TenderSubmission.call_id == call.id)
-                )
-            ]
-            withdrawn = [
-                Withdrawal(w.tenderer, w.at)
-                for w in s.scalars(
-                    select(TenderWithdrawal).where(TenderWithdrawal.call_id == call.id)
-                )
-            ]
-        return standing(filed, withdrawn, call.deadline)
+            subs = s.scalars(select(TenderSubmission).where(TenderSubmission.call_id == call.id))
+            return recorded_standing(s, call, list(subs))
 
     def _submissions(self, call_id: str) -> list[TenderSubmission]:
         with self.sessions() as s:

@@ -13,7 +13,6 @@ import datetime as dt
 
 from lxml import etree
 
-from edi_gateway.acks.once import CALL_REGISTRATION
 from edi_gateway.formats.base import (
     AckDocument,
     AckOptions,
@@ -22,6 +21,7 @@ from edi_gateway.formats.base import (
     UnitOutcome,
     Verdict,
 )
+from edi_gateway.formats.xml import call_for_tenders
 from edi_gateway.model import Finding, Identifier, Severity, new_id
 
 AR_NS = "urn:oasis:names:specification:ubl:schema:xsd:ApplicationResponse-2"
@@ -173,7 +173,7 @@ def application_responses(
     content = build_application_response(outcome, sender, shares=shares)
     return [
         AckDocument(
-            kind=CALL_REGISTRATION if shares else "application-response",
+            kind=call_for_tenders.RESPONSE_KIND if shares else "application-response",
             media_type="application/xml",
             filename=f"ApplicationResponse-{outcome.interchange_id}.xml",
             content=content,

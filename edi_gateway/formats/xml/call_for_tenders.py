@@ -26,6 +26,7 @@ DOCUMENT = "ubl-call-for-tenders"  # the catalogue's name for it
 CAC_NS = "urn:oasis:names:specification:ubl:schema:xsd:CommonAggregateComponents-2"
 REFUSED = "CFT-REFUSED"
 NO_REGISTRAR = "XML-NO-MAPPING"
+RESPONSE_KIND = "call-registration-response"  # the ApplicationResponse carrying the shares
 
 
 class CallRefused(ValueError):
