@@ -14,7 +14,7 @@ from typing import Any
 import structlog
 from sqlalchemy import select
 from starlette.applications import Starlette
-from starlette.routing import Mount
+from starlette.routing import Mount, Route
 
 from edi_gateway.acks.outbox import AckSender, Outbox
 from edi_gateway.acks.senders import FolderSender, NoSender, PullSender, WebhookSender
@@ -192,8 +192,16 @@ class Gateway:
             finally:
                 self.stop()
 
+        call_routes = calls.routes(self)
+        # /api/v1/calls answers as /api/v1/calls/ does, not with a redirect (which many clients
+        # do not follow for a POST)
+        bare = [
+            Route("/api/v1/calls", r.endpoint, methods=list(r.methods or ()), name=f"{r.name}_bare")
+            for r in call_routes
+            if r.path == "/"
+        ]
         app = Starlette(
-            routes=[*routes, Mount("/api/v1/calls", routes=calls.routes(self))], lifespan=lifespan
+            routes=[*routes, *bare, Mount("/api/v1/calls", routes=call_routes)], lifespan=lifespan
         )
         app.state.gateway = self
         return app

@@ -120,6 +120,19 @@ class AckSettings(_Section):
     application_response: Literal["always", "on_error", "never"] = "always"
 
 
+class TenderOfficer(_Section):
+    """An opening officer of an institution: the name its calls give (TenderEvaluationParty
+    PartyName/Name or PartyIdentification/ID, or the API's and CLI's officer names) and the
+    X.509 certificate (RSA, PEM path relative to the partner file) its share is sealed to."""
+
+    name: Annotated[str, Field(min_length=1, max_length=128)]
+    certificate: str
+
+
+class TenderingSettings(_Section):
+    officers: list[TenderOfficer] = Field(default_factory=list)
+
+
 PARTNER_ID = r"^[a-z0-9][a-z0-9_-]{0,63}$"  # also the file name: no path can be made of it
 
 
@@ -138,6 +151,7 @@ class Partner(_Section):
     folder: bool = False  # has a drop directory
     backoffice: BackOffice = Field(default_factory=BackOffice)
     acks: AckSettings = Field(default_factory=AckSettings)
+    tendering: TenderingSettings = Field(default_factory=TenderingSettings)
 
 
 # ----------------------------------------------------------------------------- gateway

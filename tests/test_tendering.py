@@ -584,7 +584,8 @@ def test_call_from_ubl_call_for_tenders(gw: Gateway) -> None:
       <cac:ProcurementProjectLot><cbc:ID>2</cbc:ID></cac:ProcurementProjectLot>
     </CallForTenders>""".encode()
     t = tendering_of(gw)
-    made = calls.register_from_ubl(t.sessions, t.clock, xml, MOE.id, ["a", "b"], 2, "pipeline")
+    spec = calls.spec_from_ubl(xml, MOE.id, ["a", "b"], 2)
+    made = calls.register_call(t.sessions, t.clock, spec, "cli")
     (summary,) = calls.list_calls(t.reads)
     assert (
         summary["deadline"] == DEADLINE.isoformat() and summary["opening_at"] == OPENING.isoformat()
@@ -643,6 +644,65 @@ def test_cli_registers_opens_and_prints_the_record(gw: Gateway, clock: FakeClock
     key = run(tenders, ["key"], obj=obj)
     assert "-----BEGIN PUBLIC KEY-----" in key.stdout
     assert run(tenders, ["calls", "list"], obj=obj).exit_code == 0
+
+
+def test_cli_seals_each_share_to_its_officers_certificate(
+    gw: Gateway, clock: FakeClock, tmp_path: Path
+) -> None:
+    import tomllib
+
+    import tomli_w
+    from click.testing import CliRunner
+
+    from edi_gateway.tendering.cli import tenders
+
+    run = CliRunner().invoke
+    obj = CliObj(gw)
+    folder = gw.config.partners_dir / "officers"
+    for name in ("kim", "lee", "park"):
+        made = run(tenders, ["officer-keygen", name, "--out", str(folder)], obj=obj)
+        assert made.exit_code == 0, made.output
+    assert (folder / "kim.key").stat().st_mode & 0o777 == 0o600
+    assert run(tenders, ["officer-keygen", "kim", "--out", str(folder)], obj=obj).exit_code == 1
+    partner_file = gw.config.partners_dir / f"{MOE.id}.toml"
+    data = tomllib.loads(partner_file.read_text())
+    data["tendering"] = {
+        "officers": [
+            {"name": n, "certificate": f"officers/{n}.pem"} for n in ("kim", "lee", "park")
+        ]
+    }
+    partner_file.write_text(tomli_w.dumps(data))
+    assert gw.config.partner_files.reload()
+    clock.now = dt.datetime.now(dt.UTC)  # the certificates were made just now
+    deadline, opening = clock.now + dt.timedelta(hours=1), clock.now + dt.timedelta(hours=2)
+    args = ["calls", "add", "--procedure", PROCEDURE, "--institution", MOE.id, "--deadline",
+            deadline.isoformat(), "--opening", opening.isoformat(), "--officer", "kim",
+            "--officer", "lee", "--officer", "park", "--quorum", "2"]  # fmt: skip
+    added = run(tenders, args, obj=obj)
+    assert added.exit_code == 0, added.output
+    assert printed(added.stdout)["shares_sealed"] is True
+    sealed = printed(added.stdout)["shares"]
+    shares = {}
+    for name in ("kim", "park"):
+        (tmp_path / f"{name}.share").write_text(sealed[name])
+        opened = run(tenders, ["unseal-share", str(tmp_path / f"{name}.share"), "--key",
+                               str(folder / f"{name}.key"), "--cert", str(folder / f"{name}.pem")],
+                     obj=obj)  # fmt: skip
+        assert opened.exit_code == 0, opened.output
+        shares[name] = opened.stdout.strip()
+        assert shares[name].startswith("egw-share-") and shares[name] not in sealed[name]
+    wrong = run(tenders, ["unseal-share", str(tmp_path / "kim.share"), "--key",
+                          str(folder / "lee.key"), "--cert", str(folder / "lee.pem")], obj=obj)  # fmt: skip
+    assert wrong.exit_code == 1 and "cannot be unsealed" in wrong.output
+    clock.now = opening
+    opened = run(tenders, ["open", PROCEDURE], input="\n".join(shares.values()) + "\n", obj=obj)
+    assert opened.exit_code == 0, opened.output
+    # an officer the institution has not registered cannot be named
+    args[args.index(PROCEDURE)] = "CFT-OTHER"
+    args[args.index("park")] = "choi"
+    clock.now = dt.datetime.now(dt.UTC)
+    refused = run(tenders, args, obj=obj)
+    assert refused.exit_code == 1 and "'choi'" in refused.output
 
 
 def test_the_loops_file_receipts_and_chain_events_when_woken(gw: Gateway) -> None:

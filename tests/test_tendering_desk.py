@@ -1,5 +1,6 @@
-"""CallDesk hands each registration's shares to the response of the document that made it,
-also when several workers translate calls at the same moment."""
+"""CallDesk hands each registration's shares to the outcome of the document that made it (in
+`Translation.reply`), also when several workers translate calls of the same institution, with
+the same document id, at the same moment."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from lxml import etree
 
+from edi_gateway.formats.base import Translation
 from edi_gateway.formats.xml.call_for_tenders import CallDesk, CallRegistration
 from edi_gateway.model import Identifier
 
@@ -26,17 +28,13 @@ class SlowRegistrar:
 
 def test_two_concurrent_registrations_each_get_their_own_shares() -> None:
     desk = CallDesk(SlowRegistrar())
-    owners = {
-        "P-1": [Identifier(value="5790000000001", scheme="0088")],
-        "P-2": [Identifier(value="5790000000002", scheme="0088")],
-    }
+    owner = [Identifier(value="5790000000001", scheme="0088")]  # one institution for both
 
-    def translate(procedure: str) -> None:
+    def translate(procedure: str) -> Translation:
         document = etree.fromstring(f"<call><procedure>{procedure}</procedure></call>")
-        desk.translate(document, owners[procedure], 0, "DOC-1")  # same document id for both
+        return desk.translate(document, owner, 0)
 
     with ThreadPoolExecutor(max_workers=2) as pool:
-        list(pool.map(translate, ["P-1", "P-2"]))
-    assert desk.take_shares(owners["P-2"], "DOC-1") == {"kim": "share-of-P-2"}
-    assert desk.take_shares(owners["P-1"], "DOC-1") == {"kim": "share-of-P-1"}
-    assert desk.take_shares(owners["P-1"], "DOC-1") is None  # once
+        first, second = pool.map(translate, ["P-1", "P-2"])
+    assert first.reply == {"kim": "share-of-P-1"} and "P-1 registered" in (first.handled or "")
+    assert second.reply == {"kim": "share-of-P-2"} and "P-2 registered" in (second.handled or "")

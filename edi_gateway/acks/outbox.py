@@ -17,7 +17,6 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from edi_gateway import metrics
-from edi_gateway.acks.once import after_delivery
 from edi_gateway.config import Config, Partner
 from edi_gateway.intake import Clock, utcnow
 from edi_gateway.loops import Loop
@@ -91,9 +90,6 @@ class Outbox(Loop):
                     values["next_attempt_at"] = now + dt.timedelta(seconds=delay)
                 elif state == AckState.DELIVERED:
                     values["delivered_at"] = now
-                    kept = after_delivery(conn, ack.kind, ack.content)
-                    if kept is not None:
-                        values["content"] = kept
                 conn.execute(
                     update(Ack)
                     .where(Ack.id == ack.id, Ack.state == AckState.PENDING)

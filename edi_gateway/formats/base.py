@@ -51,6 +51,9 @@ class Translation:
     # A command message the format acted on instead of translating it (a UBL CallForTenders
     # registers a call): what was done. The unit is then accepted with nothing to route.
     handled: str | None = None
+    # What the acknowledgement must carry back for a command message, line by line (a
+    # registered call's opening officers' sealed shares): name -> text.
+    reply: dict[str, str] | None = None
 
 
 class Reader(Protocol):
@@ -86,6 +89,7 @@ class UnitOutcome:
     business_id: str | None = None  # order / invoice / tender number
     document_id: str | None = None  # our id for the document
     queue: str | None = None
+    reply: dict[str, str] | None = None  # see `Translation.reply`
 
 
 @dataclass

@@ -409,9 +409,10 @@ def _process_unit(
     queue: str | None = None
     receiver: Partner | None = None
     handled: str | None = None
+    reply: dict[str, str] | None = None
     if not rejects(findings):
         translation = translate(reader, unit)
-        doc, handled = translation.document, translation.handled
+        doc, handled, reply = translation.document, translation.handled, translation.reply
         findings += translation.findings
         if doc is not None and not rejects(findings):
             if test:
@@ -448,6 +449,7 @@ def _process_unit(
         business_id=doc.id if doc else unit.reference,
         document_id=f"{ctx.interchange_id}-{unit.index}",
         queue=queue if ok else None,
+        reply=reply if ok else None,
     )
     return ProcessedDocument(
         unit, outcome, doc, receiver.id if receiver else None, bool(doc and doc.test), handled

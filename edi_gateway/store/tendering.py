@@ -59,10 +59,12 @@ class TenderCall(Base):
     created_at: Mapped[dt.datetime]
     opened_at: Mapped[dt.datetime | None]
     opening_record: Mapped[dict[str, Any] | None] = mapped_column(JSON)
-    # officer -> share of a call registered through the pipeline, kept (like the response that
-    # carries them) only until that response is delivered, so that a worker killed between
-    # registering and recording can answer the rerun with them (migration 0007)
-    pending_shares: Mapped[dict[str, str] | None] = mapped_column(JSON)
+    # officer -> share sealed to the officer's certificate (`tendering.officers`; migration
+    # 0008): none is ever kept in clear. A call registered from a UBL CallForTenders also keeps
+    # the SHA-256 of that document, so the same document processed again (a worker killed
+    # between registering and recording) is answered with the same call and shares.
+    sealed_shares: Mapped[dict[str, str] | None] = mapped_column(JSON)
+    source_sha256: Mapped[str | None] = mapped_column(String(64))
 
 
 class TenderSubmission(Base):

@@ -19,6 +19,7 @@ from edi_gateway.config import Partner, PartnerRole
 from edi_gateway.tendering import calls
 from edi_gateway.tendering.common import DeadlinePassed, TenderingRefused, UnknownCall
 from edi_gateway.tendering.keys import SharesRejected
+from edi_gateway.tendering.officers import certificates
 from edi_gateway.tendering.opening import NotYetOpen, OpeningError
 from edi_gateway.tendering.wiring import tendering_of
 
@@ -112,10 +113,11 @@ def routes(gateway: Any) -> list[Route]:
             return _problem(403, "Forbidden", "only an institution registers calls for tenders")
         spec = _spec(await _json(request), partner.id)
         t = tendering_of(gateway)
+        certs = certificates(partner, gateway.config.partners_dir, t.clock()) or None
         made = await run_in_threadpool(
-            calls.register_call, t.sessions, t.clock, spec, f"partner:{partner.id}"
+            calls.register_call, t.sessions, t.clock, spec, f"partner:{partner.id}", certs
         )
-        body = {**_summary(spec.procedure_id), "shares": made.shares}
+        body = {**_summary(spec.procedure_id), "shares": made.shares, "shares_sealed": made.sealed}
         return JSONResponse(body, status_code=201, headers=NO_STORE)
 
     def _summary(procedure_id: str) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from edi_gateway.intake import Clock
 from edi_gateway.model import Identifier
 from edi_gateway.tendering import calls
 from edi_gateway.tendering.common import TenderingRefused
+from edi_gateway.tendering.officers import certificates
 
 log = structlog.get_logger("edi_gateway.tendering.call_registrar")
 
@@ -43,8 +44,9 @@ class CallRegistrar:
                 "the API or the CLI, or give the partner a return route"
             )
         try:
+            certs = certificates(partner, self.config.partners_dir, self.clock())
             made = calls.register_from_ubl(
-                self.sessions, self.clock, xml, partner.id, None, None, f"partner:{partner.id}"
+                self.sessions, self.clock, xml, partner.id, certs, f"partner:{partner.id}"
             )
         except TenderingRefused as exc:
             raise CallRefused(str(exc)) from None

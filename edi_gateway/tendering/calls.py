@@ -1,15 +1,20 @@
 """Calls for tenders: registration (API, CLI, UBL CallForTenders), withdrawals, and the
-metadata views. Registration makes the call's keys and returns each officer's share once;
-the gateway keeps none of them.
+metadata views. Registration makes the call's keys and returns each officer's share once. When
+the institution has registered its officers' certificates (`tendering.officers`) every share is
+sealed to its officer, and the call keeps the sealed shares; otherwise (API and CLI only) they
+are handed out in clear and the gateway keeps none.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import structlog
+from cryptography import x509
 from lxml import etree
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -29,6 +34,7 @@ from edi_gateway.store.tendering import (
 )
 from edi_gateway.tendering import keys
 from edi_gateway.tendering.common import DeadlinePassed, TenderingRefused, UnknownCall
+from edi_gateway.tendering.officers import seal_shares, unregistered
 from edi_gateway.tendering.standing import Filed, Outcome, Withdrawal, standing
 
 log = structlog.get_logger("edi_gateway.tendering.calls")
@@ -55,6 +61,7 @@ class Registered:
     procedure_id: str
     key_id: str
     shares: dict[str, str]  # officer -> share: hand each to its officer, then forget
+    sealed: bool = False  # each share is sealed to its officer's certificate
 
 
 def register_call(
@@ -62,11 +69,18 @@ def register_call(
     clock: Clock,
     spec: CallSpec,
     actor: str,
-    keep_pending: bool = False,
+    certificates: Mapping[str, x509.Certificate] | None = None,
+    source_sha256: str | None = None,
 ) -> Registered:
-    _check(spec, clock())
+    """Register the call. With `certificates` (the institution's officers) each share is
+    sealed to its officer and the call keeps the sealed shares; `source_sha256` names the
+    document that asked (see `register_from_ubl`)."""
+    _check(spec, clock(), certificates)
     call_id = new_id()
     made = keys.create_call_keys(call_id, spec.threshold, len(spec.officers))
+    shares = dict(zip(spec.officers, made.shares, strict=True))
+    if certificates is not None:
+        shares = seal_shares(shares, certificates)
     now = clock()
     try:
         with sessions.begin() as s:
@@ -86,9 +100,8 @@ def register_call(
                     wrapped_key=made.wrapped_key,
                     state=CallState.OPEN,
                     created_at=now,
-                    pending_shares=(
-                        dict(zip(spec.officers, made.shares, strict=True)) if keep_pending else None
-                    ),
+                    sealed_shares=shares if certificates is not None else None,
+                    source_sha256=source_sha256,
                 )
             )
             s.add(
@@ -104,18 +117,19 @@ def register_call(
                         "officers": len(spec.officers),
                         "threshold": spec.threshold,
                         "key_id": made.key_id,
+                        "shares_sealed": certificates is not None,
                     },
                 )
             )
     except IntegrityError:
         raise TenderingRefused(f"procedure {spec.procedure_id!r} is already registered") from None
     log.info("tendering.call_registered", procedure_id=spec.procedure_id, key_id=made.key_id)
-    return Registered(
-        call_id, spec.procedure_id, made.key_id, dict(zip(spec.officers, made.shares, strict=True))
-    )
+    return Registered(call_id, spec.procedure_id, made.key_id, shares, certificates is not None)
 
 
-def _check(spec: CallSpec, now: dt.datetime) -> None:
+def _check(
+    spec: CallSpec, now: dt.datetime, certificates: Mapping[str, x509.Certificate] | None
+) -> None:
     problems = []
     if not spec.procedure_id.strip() or len(spec.procedure_id) > 64:
         problems.append("the procedure id must have 1 to 64 characters")
@@ -132,6 +146,13 @@ def _check(spec: CallSpec, now: dt.datetime) -> None:
         problems.append("name each opening officer once")
     if not 1 <= spec.threshold <= len(names):
         problems.append(f"the quorum must be between 1 and {len(names)} officers")
+    missing = unregistered(spec.officers, certificates) if certificates is not None else []
+    if missing:
+        problems.append(
+            "the institution has registered no certificate for opening officer(s) "
+            + ", ".join(repr(m) for m in missing)
+            + f" (its registered officers: {', '.join(sorted(certificates or {})) or 'none'})"
+        )
     if problems:
         raise TenderingRefused("; ".join(problems))
 
@@ -208,27 +229,39 @@ def register_from_ubl(
     clock: Clock,
     xml: bytes,
     institution_id: str,
-    officers: list[str] | None,
-    threshold: int | None,
+    certificates: Mapping[str, x509.Certificate],
     actor: str,
 ) -> Registered:
-    """For the pipeline: register the call a UBL CallForTenders describes (officers and
-    quorum from the document when not given, see `spec_from_ubl`). The caller must deliver
-    the returned shares to the officers (and nowhere else).
+    """For the pipeline: register the call a UBL CallForTenders describes (officers and quorum
+    from the document, see `spec_from_ubl`), its shares sealed to the officers' `certificates`:
+    the response that carries them travels and is stored like any other.
 
-    The shares stay on the call until their response is delivered (`acks.once`):
-    the same institution registering the same call again before then (the worker was killed
-    after registering, and processes the document again) gets the same shares back."""
-    spec = spec_from_ubl(xml, institution_id, officers, threshold)
+    The same document again (the worker was killed after registering, and processes it again;
+    or the institution sent it twice) is answered with the same call and sealed shares."""
+    spec = spec_from_ubl(xml, institution_id, None, None)
+    if not certificates:
+        raise TenderingRefused(
+            "the institution has registered no opening officers' certificates "
+            "([[tendering.officers]] in its partner file), and shares sent in a response "
+            "must be sealed to their officers"
+        )
+    digest = hashlib.sha256(xml).hexdigest()
     try:
-        return register_call(sessions, clock, spec, actor, keep_pending=True)
+        return register_call(sessions, clock, spec, actor, certificates, source_sha256=digest)
     except TenderingRefused:
         with sessions() as s:
             call = s.scalar(select(TenderCall).where(TenderCall.procedure_id == spec.procedure_id))
-            if call is None or call.institution_id != institution_id or not call.pending_shares:
+            if (
+                call is None
+                or call.institution_id != institution_id
+                or call.source_sha256 != digest
+                or not call.sealed_shares
+            ):
                 raise
             log.info("tendering.call_registration_repeated", procedure_id=spec.procedure_id)
-            return Registered(call.id, call.procedure_id, call.key_id, dict(call.pending_shares))
+            return Registered(
+                call.id, call.procedure_id, call.key_id, dict(call.sealed_shares), sealed=True
+            )
 
 
 def _ubl_time(date: str | None, time: str | None) -> dt.datetime | None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ import click
 from edi_gateway.tendering import calls
 from edi_gateway.tendering.common import TenderingRefused, UnknownCall
 from edi_gateway.tendering.keys import SharesRejected
+from edi_gateway.tendering.officers import certificates, make_key_pair, unseal
 from edi_gateway.tendering.opening import OpeningError
 from edi_gateway.tendering.wiring import tendering_of
 
@@ -90,11 +92,27 @@ def calls_add(
                 title=title,
                 lots=list(lots),
             )
-        made = calls.register_call(t.sessions, t.clock, spec, "cli")
+        partner = gw.config.partners.get(institution)
+        certs = certificates(partner, gw.config.partners_dir, t.clock()) if partner else None
+        made = calls.register_call(t.sessions, t.clock, spec, "cli", certs or None)
     except TenderingRefused as exc:
         raise click.ClickException(str(exc)) from None
-    _print({"procedure_id": made.procedure_id, "key_id": made.key_id, "shares": made.shares})
-    click.echo("Give each officer only their own share; they are not shown again.", err=True)
+    _print(
+        {
+            "procedure_id": made.procedure_id,
+            "key_id": made.key_id,
+            "shares": made.shares,
+            "shares_sealed": made.sealed,
+        }
+    )
+    if made.sealed:
+        click.echo(
+            "Each share is sealed to its officer's certificate; the officer opens it with "
+            "`edi-gateway tenders unseal-share`.",
+            err=True,
+        )
+    else:
+        click.echo("Give each officer only their own share; they are not shown again.", err=True)
 
 
 @calls_group.command("list")
@@ -142,6 +160,60 @@ def opening_record(procedure_id: str) -> None:
         if call.opening_record is None:
             raise click.ClickException(f"procedure {procedure_id} has not been opened")
         _print(call.opening_record)
+
+
+@tenders.command("officer-keygen")
+@click.argument("name")
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("."),
+    show_default=True,
+    help="where NAME.key and NAME.pem are written",
+)
+@click.option("--days", type=int, default=730, show_default=True)
+@click.option(
+    "--password",
+    envvar="EDIGW_OFFICER_KEY_PASSWORD",
+    default="",
+    help="encrypts the private key (empty: not encrypted); or EDIGW_OFFICER_KEY_PASSWORD",
+)
+def officer_keygen(name: str, out_dir: Path, days: int, password: str) -> None:
+    """An opening officer's RSA key and self-signed certificate. The officer keeps the key;
+    the certificate goes into the institution's partner file ([[tendering.officers]])."""
+    stem = "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
+    key_path, cert_path = out_dir / f"{stem}.key", out_dir / f"{stem}.pem"
+    if key_path.exists() or cert_path.exists():
+        raise click.ClickException(f"{key_path} or {cert_path} exists already; not overwritten")
+    key_pem, cert_pem = make_key_pair(name, days, password.encode() or None)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with open(os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as f:
+        f.write(key_pem)
+    cert_path.write_bytes(cert_pem)
+    click.echo(f"key {key_path} (keep it secret), certificate {cert_path}")
+
+
+@tenders.command("unseal-share")
+@click.argument("sealed", type=click.File("rb"))
+@click.option("--key", "key_file", type=click.File("rb"), required=True, help="officer's key")
+@click.option(
+    "--cert", "cert_file", type=click.File("rb"), required=True, help="officer's certificate"
+)
+@click.option("--password", envvar="EDIGW_OFFICER_KEY_PASSWORD", default=None)
+def unseal_share(sealed: Any, key_file: Any, cert_file: Any, password: str | None) -> None:
+    """Print the share sealed to you (SEALED: the PEM text from the response, or - for
+    stdin). The same as `openssl cms -decrypt -inform PEM -recip CERT -inkey KEY`."""
+    try:
+        share = unseal(
+            sealed.read(),
+            cert_file.read(),
+            key_file.read(),
+            password.encode() if password else None,
+        )
+    except (ValueError, TypeError) as exc:
+        raise click.ClickException(f"the share cannot be unsealed with this key: {exc}") from None
+    click.echo(share)
 
 
 @tenders.command("key")

@@ -18,7 +18,6 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from edi_gateway.acks.once import after_delivery
 from edi_gateway.config import Partner
 from edi_gateway.intake import IntakeUnavailable, Origin, PayloadTooLarge
 from edi_gateway.queues import LeaseLost
@@ -210,15 +209,10 @@ def submission_ack(request: Request) -> Response:
         if ack.state == AckState.AVAILABLE or (
             ack.state == AckState.PENDING and ack.route == "http"
         ):
-            kept = after_delivery(s.connection(), ack.kind, ack.content)
             s.execute(
                 update(Ack)
                 .where(Ack.id == ack.id)
-                .values(
-                    state=AckState.DELIVERED,
-                    delivered_at=gw.intake.clock(),
-                    **({"content": kept} if kept is not None else {}),
-                )
+                .values(state=AckState.DELIVERED, delivered_at=gw.intake.clock())
             )
         return Response(
             content,

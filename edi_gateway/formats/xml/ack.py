@@ -130,7 +130,7 @@ def build_application_response(
 ) -> bytes:
     """The ApplicationResponse for one interchange, serialised as UTF-8 XML. `shares` (a call
     for tenders just registered) become one LineResponse per opening officer: LineID
-    `officer:<name>`, the share as the description."""
+    `officer:<name>`, the share sealed to that officer (PEM) as the description."""
     moment = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
     code = response_code(outcome.verdict)
     root = etree.Element(
@@ -164,7 +164,7 @@ def application_responses(
     shares: dict[str, str] | None = None,
 ) -> list[AckDocument]:
     """The acknowledgements the partner's options ask for (none, or one ApplicationResponse).
-    A response carrying officers' shares is always sent: they exist nowhere else."""
+    A response carrying officers' shares is always sent: it is how they reach them."""
     policy = options.application_ack
     if policy == AckPolicy.NEVER and not shares:
         return []

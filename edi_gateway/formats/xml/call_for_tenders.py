@@ -1,8 +1,8 @@
 """A UBL CallForTenders is a command message, not a document to route: the institution that
 sends one asks the gateway to register a call for tenders. The format hands it to a
 `CallRegistrar` (the tendering side, attached by the composition root) and answers with the
-usual ApplicationResponse: positive with each opening officer's share, or negative with the
-reason.
+usual ApplicationResponse: positive with each opening officer's share (sealed to the officer,
+see `edi_gateway.tendering.officers`), or negative with the reason.
 
 Who asks is the document's contracting authority
 (`cac:ContractingParty/cac:Party/cac:PartyIdentification/cbc:ID` or `cbc:EndpointID`): it
@@ -12,7 +12,6 @@ the partner the channel authenticated before the registrar sees it.
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -36,7 +35,7 @@ class CallRefused(ValueError):
 @dataclass(frozen=True)
 class CallRegistration:
     procedure_id: str
-    shares: dict[str, str]  # officer -> share: delivered once, in the response, then forgotten
+    shares: dict[str, str]  # officer -> share sealed to that officer: goes into the response
 
 
 class CallRegistrar(Protocol):
@@ -63,37 +62,25 @@ def contracting_party(document: etree._Element) -> list[Identifier]:
 
 
 class CallDesk:
-    """Turns a CallForTenders unit into a registration and keeps the shares only until the
-    ApplicationResponse that carries them is built (same process, moments later)."""
+    """Turns a CallForTenders unit into a registration; the shares travel in the unit's
+    outcome (`Translation.reply`) to the ApplicationResponse."""
 
     def __init__(self, registrar: CallRegistrar) -> None:
         self.registrar = registrar
-        self._pending: dict[tuple[str, str], dict[str, str]] = {}
-        self._lock = threading.Lock()
 
     def translate(
-        self, document: etree._Element, claimed: list[Identifier], index: int, reference: str
+        self, document: etree._Element, claimed: list[Identifier], index: int
     ) -> Translation:
         try:
             made = self.registrar.register(etree.tostring(document), claimed)
         except CallRefused as exc:
             return Translation(None, [_refused(str(exc), index)])
-        with self._lock:
-            self._pending[(_owner(claimed), reference)] = made.shares
         return Translation(
             None,
             handled=f"call for tenders {made.procedure_id} registered "
             f"({len(made.shares)} opening officers)",
+            reply=made.shares,
         )
-
-    def take_shares(self, claimed: list[Identifier], reference: str) -> dict[str, str] | None:
-        """The shares of a call just registered from this document, once."""
-        with self._lock:
-            return self._pending.pop((_owner(claimed), reference), None)
-
-
-def _owner(claimed: list[Identifier]) -> str:
-    return "|".join(sorted(f"{i.scheme or ''}:{i.value}" for i in claimed))
 
 
 def _refused(text: str, index: int) -> Finding:

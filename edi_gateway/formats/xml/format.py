@@ -112,9 +112,7 @@ class XmlReader:
     def translate(self, unit: Unit) -> Translation:
         body = _body(unit)
         if body.doc_type.name == call_for_tenders.DOCUMENT and self._calls is not None:
-            return self._calls.translate(
-                body.element, self.envelope.sender, unit.index, unit.reference or ""
-            )
+            return self._calls.translate(body.element, self.envelope.sender, unit.index)
         if body.version.mapping is None:
             return Translation(
                 None,
@@ -202,11 +200,7 @@ class XmlFormat:
         return XmlReader(envelope, unit, self.validator, self.mappings, self.calls)
 
     def acknowledge(self, outcome: InterchangeOutcome, options: AckOptions) -> list[AckDocument]:
-        shares = None
-        if self.calls is not None and len(outcome.units) == 1:
-            shares = self.calls.take_shares(
-                outcome.envelope.sender, outcome.units[0].reference or ""
-            )
+        shares = next((u.reply for u in outcome.units if u.reply), None)
         return ack.application_responses(outcome, options, self.settings.ack_sender, shares)
 
 
