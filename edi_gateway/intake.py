@@ -162,7 +162,7 @@ class Intake:
     ) -> Future[Receipt]:
         """Stage `payload` (blocking) and hand it to the committer without waiting for the
         commit; `companions` rows are committed in the same transaction."""
-        staged, sealing = self._stage_or_seal(payload, origin, max_bytes)
+        staged, sealing = self.stage_or_seal(payload, origin, max_bytes)
         return self.submit(staged, origin, sealing, companions)
 
     async def receive_async(
@@ -171,12 +171,14 @@ class Intake:
         origin: Origin,
         max_bytes: int | None = None,
     ) -> Receipt:
-        staged, sealing = await asyncio.to_thread(self._stage_or_seal, payload, origin, max_bytes)
+        staged, sealing = await asyncio.to_thread(self.stage_or_seal, payload, origin, max_bytes)
         return await asyncio.wrap_future(self.submit(staged, origin, sealing))
 
-    def _stage_or_seal(
+    def stage_or_seal(
         self, payload: bytes | BinaryIO | Iterable[bytes], origin: Origin, max_bytes: int | None
     ) -> tuple[Staged, Sealing | None]:
+        """Stage `payload`, sealed first when the sealer takes it (a tender for a registered
+        call): what a channel that stages before submitting (mail) must use for documents."""
         if self.sealer is None:
             return self.stage(payload, origin, max_bytes), None
         head, rest = _peek(payload, SEAL_HEAD)

@@ -3,9 +3,11 @@ acks go back as replies through a relay the test runs (a second aiosmtpd server)
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import email
 import email.policy
+import hashlib
 import json
 import os
 import shutil
@@ -22,6 +24,8 @@ from typing import Any
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ed25519
 from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError
 
@@ -33,6 +37,8 @@ from edi_gateway.channels.smtp import SmtpChannel, SmtpListener
 from edi_gateway.config import hash_token, load
 from edi_gateway.model import DocumentKind
 from edi_gateway.store.tables import Ack, AckState, Event, Interchange
+from edi_gateway.tendering import calls
+from edi_gateway.tendering.wiring import tendering_of
 from tests.conftest import IN_CI, free_port
 from tests.support import wait_for
 
@@ -42,6 +48,7 @@ XML = b'<?xml version="1.0"?><Order xmlns="urn:oasis:names:specification:ubl:sch
 MAILBOXES = [
     Mailbox(address="orders@moe.example", institution="moe", kind=DocumentKind.ORDER),
     Mailbox(address="invoices@moe.example", institution="moe", kind=DocumentKind.INVOICE),
+    Mailbox(address="tenders@moe.example", institution="moe", kind=DocumentKind.TENDER),
 ]
 
 
@@ -357,6 +364,44 @@ def test_json_submission_is_processed_and_its_receipt_comes_back_by_mail(site: S
     (attached,) = list(reply.iter_attachments())
     receipt = json.loads(attached.get_content())
     assert receipt["verdict"] == "accepted", receipt
+
+
+def test_a_tender_by_mail_is_sealed_and_its_signed_receipt_comes_back_by_mail(
+    site: Site, relay: Relay
+) -> None:
+    gw = site.gateway
+    gw.senders["email"] = MailSender(gw.sessions, MailRelay(port=relay.port, security="none"))
+    t = tendering_of(gw)
+    now = dt.datetime.now(dt.UTC)
+    calls.register_call(t.sessions, t.clock, calls.CallSpec(
+        procedure_id="CFT-MAIL-1", institution_id="moe", deadline=now + dt.timedelta(hours=1),
+        opening_at=now + dt.timedelta(hours=2), officers=["kim", "lee"], threshold=2), "test")
+    tender = samples.tender("TND-MAIL-1", samples.INSTITUTIONS[0], samples.SUPPLIERS[0], "CFT-MAIL-1")
+    tender["notes"] = ["PRICE-MARKER-MAIL-51c2"]
+    payload = json.dumps(tender).encode()
+    gw.start()
+    with site.client() as smtp:
+        smtp.send_message(mail(to="tenders@moe.example", mid="<tender1@hanil.example>",
+                               parts=[(payload, "application/json", "tender.json")]))
+    pair = wait_for(relay.first, timeout=60)
+    assert pair is not None
+    envelope, reply = pair
+    assert envelope.rcpt_tos == ["edi@hanil.example"]
+    assert reply["In-Reply-To"] == "<tender1@hanil.example>"
+    (attached,) = list(reply.iter_attachments())
+    receipt = json.loads(attached.get_content())
+    statement, signature = base64.b64decode(receipt["statement"]), base64.b64decode(receipt["signature"])
+    public = serialization.load_pem_public_key(t.key.public_pem())
+    assert isinstance(public, ed25519.Ed25519PublicKey)
+    public.verify(signature, statement)  # raises when it does not verify
+    lines = dict(line.split(": ", 1) for line in statement.decode().splitlines()[1:])
+    assert lines["sha256"] == hashlib.sha256(payload).hexdigest()
+    assert b"PRICE-MARKER-MAIL-51c2" not in reply.as_bytes()
+    [ic] = site.interchanges()
+    assert ic.state == "sealed"
+    # neither the attachment nor the mail around it is kept in clear
+    spooled = [f for f in gw.config.spool_dir.rglob("*") if f.is_file()]
+    assert spooled and not any(b"PRICE-MARKER-MAIL-51c2" in f.read_bytes() for f in spooled)
 
 
 @pytest.fixture

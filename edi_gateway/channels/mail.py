@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from edi_gateway.channel_settings import Mailbox
 from edi_gateway.config import Config, Partner
-from edi_gateway.intake import Intake, IntakeUnavailable, Origin, Receipt
+from edi_gateway.intake import Intake, IntakeUnavailable, Origin, Receipt, Sealing
 from edi_gateway.spool import SpoolFull, Staged
 from edi_gateway.store.tables import Event
 
@@ -188,8 +188,9 @@ class Taken:
 
 
 class MailIntake:
-    """Keeps the raw mail in the spool and submits each attachment as an interchange, all of
-    it durable before the caller answers. Temporary failures raise `IntakeUnavailable`
+    """Keeps the raw mail in the spool (unless it carries a sealed tender) and submits each
+    attachment as an interchange (a tender sealed first), all of it durable before the caller
+    answers. Temporary failures raise `IntakeUnavailable`
     (`staging` tells whether space ran out while writing: SMTP 452, else 451)."""
 
     def __init__(self, config: Config, intake: Intake, sessions: sessionmaker[Session]) -> None:
@@ -211,17 +212,12 @@ class MailIntake:
             raise MailRefused("554 5.6.0", "the mail has no EDIFACT, XML or JSON attachment")
         mid = message_id(msg, raw)
         mail_origin = Origin(channel=CHANNEL, partner_id=partner.id)
-        staged: list[tuple[Staged, Origin]] = []
+        raw_sha256 = hashlib.sha256(raw).hexdigest()
+        facts = mail_facts(msg, mid, raw_sha256, transport)
+        facts["mailboxes"] = [m.describe() for m in mailboxes]
+        facts.update(extra or {})
+        staged: list[tuple[Staged, Sealing | None, Origin]] = []
         try:
-            raw_staged = self.intake.stage(raw, mail_origin)
-            try:
-                self.intake.spool.commit([raw_staged])  # the mail as received, by content
-            except SpoolFull as exc:
-                self.intake.spool.discard(raw_staged)
-                raise NoSpace("the spool could not keep the mail") from exc
-            facts = mail_facts(msg, mid, raw_staged.sha256, transport)
-            facts["mailboxes"] = [m.describe() for m in mailboxes]
-            facts.update(extra or {})
             for a in found:
                 origin = Origin(
                     channel=CHANNEL,
@@ -231,18 +227,27 @@ class MailIntake:
                     media_type=a.media_type,
                     facts={**facts, "attachment": a.index, "format": a.format},
                 )
-                staged.append((self.intake.stage(a.content, origin), origin))
+                staged.append((*self.intake.stage_or_seal(a.content, origin, None), origin))
+            # the mail as received, by content; but not a mail carrying a sealed tender, whose
+            # content must not reach the disk in clear (its hash stays in the facts)
+            if not any(sealing for _, sealing, _ in staged):
+                raw_staged = self.intake.stage(raw, mail_origin)
+                try:
+                    self.intake.spool.commit([raw_staged])
+                except SpoolFull as exc:
+                    self.intake.spool.discard(raw_staged)
+                    raise NoSpace("the spool could not keep the mail") from exc
         except IntakeUnavailable as exc:
-            for s, _ in staged:
+            for s, _, _ in staged:
                 self.intake.spool.discard(s)
             raise NoSpace(exc.reason, exc.retry_after) from exc
         except BaseException:
-            for s, _ in staged:
+            for s, _, _ in staged:
                 self.intake.spool.discard(s)
             raise
-        futures = [self.intake.submit(s, o) for s, o in staged]
+        futures = [self.intake.submit(s, o, sealing) for s, sealing, o in staged]
         receipts = [f.result() for f in futures]
-        return Taken(mid, raw_staged.sha256, receipts)
+        return Taken(mid, raw_sha256, receipts)
 
     async def take_async(
         self,
