@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import importlib
 import io
+import json
 import os
 import shutil
 import signal
@@ -23,9 +24,12 @@ from sqlalchemy import func, select
 from edi_gateway import samples
 from edi_gateway.acks.sftp_sender import SftpSender
 from edi_gateway.app import Gateway
+from edi_gateway.channels.inbox_cipher import InboxCipher
 from edi_gateway.channels.sftp import SftpChannel, SftpListener
 from edi_gateway.config import hash_token, load
 from edi_gateway.store.tables import Ack, AckState, Event, Interchange
+from edi_gateway.tendering import calls
+from edi_gateway.tendering.wiring import tendering_of
 from tests.conftest import IN_CI
 from tests.support import wait_for
 
@@ -168,6 +172,42 @@ def test_openssh_uploads_with_and_without_temporary_name_are_taken_once(site: Si
     assert site.inbox() == []  # taken files do not linger to be taken again
     assert len(site.events("sftp-login")) == 1
     assert {e.detail["file"] for e in site.events("sftp-upload")} == {"ORDERS-1.edi", "ORDERS-2.edi"}
+
+
+def test_a_tender_waiting_in_the_inbox_is_unreadable_on_disk_and_sealed_when_taken(
+    site: Site,
+) -> None:
+    t = tendering_of(site.gateway)
+    now = dt.datetime.now(dt.UTC)
+    calls.register_call(t.sessions, t.clock, calls.CallSpec(
+        procedure_id="CFT-SFTP-1", institution_id="moe", deadline=now + dt.timedelta(hours=1),
+        opening_at=now + dt.timedelta(hours=2), officers=["kim", "lee"], threshold=2), "test")
+    tender = samples.tender("TND-SFTP-1", samples.INSTITUTIONS[0], samples.SUPPLIERS[0], "CFT-SFTP-1")
+    tender["notes"] = ["PRICE-MARKER-SFTP-93ab"]
+    source = site.work / "tender.json"
+    source.write_bytes(json.dumps(tender).encode())
+    assert site.sftp(f"put {source} inbox/.tender.json.part").returncode == 0
+    # uploaded, not yet renamed: on the disk it is ciphertext of the same size
+    waiting = site.channel.root / "hanil-office" / "inbox" / ".tender.json.part"
+    on_disk = waiting.read_bytes()
+    assert len(on_disk) == len(source.read_bytes()) and b"PRICE-MARKER-SFTP-93ab" not in on_disk
+    assert site.sftp("rename inbox/.tender.json.part inbox/tender.json").returncode == 0
+    [taken] = site.interchanges()
+    assert taken.state == "sealed" and site.inbox() == []
+    spooled = [f for f in site.gateway.config.spool_dir.rglob("*") if f.is_file()]
+    assert not any(b"PRICE-MARKER-SFTP-93ab" in f.read_bytes() for f in spooled)
+
+
+def test_an_upload_left_in_the_inbox_across_a_restart_must_be_sent_again(site: Site) -> None:
+    source = site.work / "ORDERS-9.edi"
+    source.write_bytes(payload("REF9"))
+    assert site.sftp(f"put {source} inbox/.ORDERS-9.edi.tmp").returncode == 0
+    site.channel.inbox_cipher = InboxCipher()  # what a restart does: the old key is gone
+    renamed = site.sftp("rename inbox/.ORDERS-9.edi.tmp inbox/ORDERS-9.edi")
+    assert renamed.returncode != 0
+    assert site.interchanges() == [] and site.inbox() == []
+    [refused] = site.events("sftp-refused")
+    assert "before the gateway restarted" in refused.detail["reason"]
 
 
 def test_paramiko_uploads_with_and_without_temporary_name_are_taken_once(site: Site) -> None:

@@ -10,6 +10,9 @@ sets one) and sees exactly two directories:
   the session is torn down is a cut-off upload: it is discarded, never taken.
 - `outbox/`: our acknowledgements, to download and delete.
 
+Inbox files are written encrypted under a key only this process holds (`inbox_cipher`), so an
+upload waiting there (a tender before intake seals it) is not readable from the disk.
+
 The client's rename or close is answered only after intake committed the bytes; when intake
 cannot (full spool, store down) the client gets an SFTP failure and nothing is kept. A taken
 file does not stay in `inbox/`: its bytes live in the spool from then on.
@@ -33,6 +36,7 @@ import structlog
 from sqlalchemy.orm import Session, sessionmaker
 
 from edi_gateway.channel_settings import SftpListener
+from edi_gateway.channels.inbox_cipher import InboxCipher, KeyLost
 from edi_gateway.config import Config, Partner, hash_token
 from edi_gateway.intake import Intake, IntakeUnavailable, Origin, PayloadTooLarge
 from edi_gateway.store.tables import Event
@@ -98,6 +102,7 @@ class SftpChannel:
         self._acceptor: asyncssh.SSHAcceptor | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self.connections: set[asyncssh.SSHServerConnection] = set()
+        self.inbox_cipher = InboxCipher()
 
     # -- partners --------------------------------------------------------------------------
 
@@ -185,10 +190,13 @@ class SftpChannel:
             facts={"user": partner.sftp.user if partner.sftp else None, "remote": remote},
         )
         try:
-            with path.open("rb") as fh:
+            with self.inbox_cipher.open(path) as fh:
                 receipt = await self.intake.receive_async(
                     fh, origin, max_bytes=self.size_limit(partner)
                 )
+        except KeyLost as exc:
+            await self.event("sftp-refused", partner.id, file=name, reason=str(exc))
+            raise asyncssh.SFTPFailure(f"{exc}; send the file again") from exc
         except IntakeUnavailable as exc:
             await self.event("sftp-failed", partner.id, file=name, reason=exc.reason)
             raise asyncssh.SFTPFailure(
@@ -198,7 +206,7 @@ class SftpChannel:
             await self.event("sftp-refused", partner.id, file=name, reason=str(exc))
             raise asyncssh.SFTPFailure(str(exc)) from exc
         finally:
-            path.unlink(missing_ok=True)
+            self.discard(path)
         await self.event(
             "sftp-upload",
             partner.id,
@@ -208,6 +216,11 @@ class SftpChannel:
         )
         log.info("sftp.taken", partner=partner.id, file=name, interchange_id=receipt.interchange_id)
         return receipt.interchange_id
+
+    def discard(self, path: Path) -> None:
+        """Remove an inbox file (taken, refused or cut off), and its nonce."""
+        self.inbox_cipher.forget(path)
+        path.unlink(missing_ok=True)
 
     def record(self, type_: str, partner_id: str | None, **detail: Any) -> None:
         """Record an event in the background (from synchronous asyncssh callbacks)."""
@@ -398,6 +411,7 @@ class PartnerArea(asyncssh.SFTPServer):
                 raise self._refuse(f"file name {name!r} is not allowed", text)
             local = self._local(where, name)
             fd = os.open(local, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+            self.adapter.inbox_cipher.begin(fd)
             self.writing.add(local)
             return _Upload(local, name, fd, self.adapter.size_limit(self.partner))
         if where == OUTBOX and name:
@@ -418,7 +432,9 @@ class PartnerArea(asyncssh.SFTPServer):
             file_obj.failed = f"file larger than the limit of {file_obj.limit} bytes"
             raise asyncssh.SFTPFailure(file_obj.failed)
         try:
-            return os.pwrite(file_obj.fd, data, offset)
+            return os.pwrite(
+                file_obj.fd, self.adapter.inbox_cipher.encrypt(file_obj.fd, offset, data), offset
+            )
         except OSError as exc:
             file_obj.failed = f"the upload could not be stored: {exc.strerror}"
             raise asyncssh.SFTPFailure(file_obj.failed) from exc
@@ -437,7 +453,7 @@ class PartnerArea(asyncssh.SFTPServer):
         os.close(file_obj.fd)
         self.writing.discard(file_obj.path)
         if file_obj.failed:
-            file_obj.path.unlink(missing_ok=True)
+            self.adapter.discard(file_obj.path)
             await self.adapter.event(
                 "sftp-refused", self.partner.id, file=file_obj.name, reason=file_obj.failed
             )
@@ -445,7 +461,7 @@ class PartnerArea(asyncssh.SFTPServer):
                 raise asyncssh.SFTPFailure(file_obj.failed)
             return
         if not self._healthy():  # asyncssh closing what a lost connection left open
-            file_obj.path.unlink(missing_ok=True)
+            self.adapter.discard(file_obj.path)
             await self.adapter.event(
                 "sftp-incomplete",
                 self.partner.id,
@@ -485,10 +501,9 @@ class PartnerArea(asyncssh.SFTPServer):
         local = self._local(where, name)
         if local in self.writing:
             raise asyncssh.SFTPFailure("the file is still open for writing")
-        try:
-            local.unlink()
-        except FileNotFoundError:
-            raise asyncssh.SFTPNoSuchFile("no such file") from None
+        if not local.is_file():
+            raise asyncssh.SFTPNoSuchFile("no such file")
+        self.adapter.discard(local)
 
     # -- attributes: time stamps from `put -p` are accepted and ignored -------------------
 
