@@ -15,8 +15,8 @@ import click
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.x509.oid import NameOID
 
+from edi_gateway.certificates import self_signed
 from edi_gateway.channels.as2.partners import as2_settings, read_certificate
 from edi_gateway.channels.as2.settings import DEFAULT_KEYS
 from edi_gateway.config import Config
@@ -94,37 +94,6 @@ def partner_cert(obj: _HasConfig, partner: str, file: Path, is_next: bool) -> No
     _describe(certificate)
     key = "certificate_next" if is_next else "certificate"
     click.echo(f'\nIn partners/{partner}.toml, [as2]: {key} = "{name}"')
-
-
-def self_signed(key: rsa.RSAPrivateKey, name: str, validity: dt.timedelta) -> x509.Certificate:
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name[:64])])
-    now = dt.datetime.now(dt.UTC)
-    return (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + validity)
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                content_commitment=True,
-                key_encipherment=True,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=False,
-                crl_sign=False,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
-        .sign(key, hashes.SHA256())
-    )
 
 
 def _write_private(path: Path, data: bytes) -> None:
