@@ -319,6 +319,7 @@ def call_summary(call: TenderCall) -> dict[str, Any]:
         "officers": call.officers,
         "threshold": call.threshold,
         "key_id": call.key_id,
+        "shares_sealed": call.sealed_shares is not None,  # to the officers' certificates
         "state": call.state,
         "opened_at": call.opened_at.isoformat() if call.opened_at else None,
     }
