@@ -10,7 +10,7 @@ sets one) and sees exactly two directories:
   the session is torn down is a cut-off upload: it is discarded, never taken.
 - `outbox/`: our acknowledgements, to download and delete.
 
-Inbox files are written encrypted under a key only this process holds (`inbox_cipher`), so an
+Inbox files are written encrypted under a key only this process holds (`transient.InboxCipher`), so an
 upload waiting there (a tender before intake seals it) is not readable from the disk.
 
 The client's rename or close is answered only after intake committed the bytes; when intake
@@ -36,7 +36,7 @@ import structlog
 from sqlalchemy.orm import Session, sessionmaker
 
 from edi_gateway.channel_settings import SftpListener
-from edi_gateway.channels.inbox_cipher import InboxCipher, KeyLost
+from edi_gateway.channels.transient import InboxCipher, KeyLost
 from edi_gateway.config import Config, Partner, hash_token
 from edi_gateway.intake import Intake, IntakeUnavailable, Origin, PayloadTooLarge
 from edi_gateway.store.tables import Event

@@ -2,17 +2,19 @@
 
 Every layer of an AS2 message (the raw body, the decrypted content, the decompressed content,
 the payload) lives in a temporary file that stays in memory while small and moves to disk past a
-threshold. A MIME part is then only a (file, start, end) range, so splitting a multipart,
+threshold, encrypted there under a key only this process has (`transient.SealedSpool`: a
+tender is not sealed before intake, and must not lie on the disk in clear before that). A MIME part is then only a (file, start, end) range, so splitting a multipart,
 hashing the signed part or handing the payload on never copies it into memory.
 """
 
 from __future__ import annotations
 
 import io
-import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import IO, BinaryIO, cast
+
+from edi_gateway.channels.transient import SealedSpool
 
 CHUNK_SIZE = 1 << 20
 DEFAULT_THRESHOLD = 4 << 20  # per layer; a message has up to four layers in flight
@@ -91,7 +93,7 @@ class Spools:
         self._files: list[IO[bytes]] = []
 
     def new(self) -> IO[bytes]:
-        spool: IO[bytes] = tempfile.SpooledTemporaryFile(max_size=self._threshold)  # noqa: SIM115
+        spool = cast(IO[bytes], SealedSpool(self._threshold))
         self._files.append(spool)
         return spool
 
