@@ -24,8 +24,8 @@ from sqlalchemy import func, select
 from edi_gateway import samples
 from edi_gateway.acks.sftp_sender import SftpSender
 from edi_gateway.app import Gateway
-from edi_gateway.channels.transient import InboxCipher
 from edi_gateway.channels.sftp import SftpChannel, SftpListener
+from edi_gateway.channels.transient import InboxCipher
 from edi_gateway.config import hash_token, load
 from edi_gateway.store.tables import Ack, AckState, Event, Interchange
 from edi_gateway.tendering import calls
