@@ -18,12 +18,11 @@ from typing import TYPE_CHECKING
 import httpx
 import structlog
 import uvicorn
-from starlette.applications import Starlette
 
 from edi_gateway.acks.as2_sender import As2Sender
 from edi_gateway.channels.as2.evidence import EvidenceWriter
 from edi_gateway.channels.as2.expiry import ExpiryWatch
-from edi_gateway.channels.as2.listener import As2Listener
+from edi_gateway.channels.as2.listener import As2App, As2Listener
 from edi_gateway.channels.as2.mdn_outbox import MdnDelivery
 from edi_gateway.channels.as2.partners import (
     As2Directory,
@@ -96,7 +95,7 @@ class As2Channel:
             return None
         return cls(gateway, load_station(settings, gateway.config.data_dir), settings)
 
-    def app(self) -> Starlette:
+    def app(self) -> As2App:
         """The listener as an ASGI app (the caller runs it and the loops)."""
         return self.listener.app()
 

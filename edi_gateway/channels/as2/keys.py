@@ -54,13 +54,29 @@ def identifies(identifier: asn1_cms.Asn1Value, cert: x509.Certificate) -> bool:
     if identifier.name == "issuer_and_serial_number":
         return bool(
             chosen["serial_number"].native == cert.serial_number
-            and chosen["issuer"].dump() == cert.issuer.public_bytes()
+            and chosen["issuer"].dump() == _issuer_der(cert)
         )
+    ski = _subject_key_identifier(cert)
+    return ski is not None and bool(chosen.native == ski)
+
+
+# asked for every message, about the same few certificates (ours and our partners')
+@functools.lru_cache(maxsize=256)
+def _issuer_der(cert: x509.Certificate) -> bytes:
+    return cert.issuer.public_bytes()
+
+
+@functools.lru_cache(maxsize=256)
+def _subject_key_identifier(cert: x509.Certificate) -> bytes | None:
     try:
-        ski = cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value.digest
+        return cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value.digest
     except x509.ExtensionNotFound:
-        return False
-    return bool(chosen.native == ski)
+        return None
+
+
+@functools.lru_cache(maxsize=256)
+def _validity(cert: x509.Certificate) -> tuple[dt.datetime, dt.datetime]:
+    return cert.not_valid_before_utc, cert.not_valid_after_utc
 
 
 def ordered_for(identifier: asn1_cms.Asn1Value, keys: Sequence[KeyPair]) -> list[KeyPair]:
@@ -70,18 +86,17 @@ def ordered_for(identifier: asn1_cms.Asn1Value, keys: Sequence[KeyPair]) -> list
 
 
 def check_valid(cert: x509.Certificate, at: dt.datetime) -> None:
-    if at < cert.not_valid_before_utc:
+    not_before, not_after = _validity(cert)
+    if at < not_before:
         raise AuthenticationFailed(
-            f"certificate {cert.serial_number:x} is not valid before {cert.not_valid_before_utc}"
+            f"certificate {cert.serial_number:x} is not valid before {not_before}"
         )
-    if at > cert.not_valid_after_utc:
-        raise AuthenticationFailed(
-            f"certificate {cert.serial_number:x} expired on {cert.not_valid_after_utc}"
-        )
+    if at > not_after:
+        raise AuthenticationFailed(f"certificate {cert.serial_number:x} expired on {not_after}")
 
 
 def expiry_warning(cert: x509.Certificate, at: dt.datetime) -> str | None:
-    left = cert.not_valid_after_utc - at
-    if left < EXPIRY_WARNING:
-        return f"certificate {cert.serial_number:x} expires on {cert.not_valid_after_utc:%Y-%m-%d}"
+    not_after = _validity(cert)[1]
+    if not_after - at < EXPIRY_WARNING:
+        return f"certificate {cert.serial_number:x} expires on {not_after:%Y-%m-%d}"
     return None

@@ -5,7 +5,7 @@ beyond), the S/MIME layers are peeled in a worker thread (`receive`), the payloa
 intake, and only once intake has committed it is `processed` reported, in the HTTP response
 (synchronous MDN) or by a later POST to the sender's Receipt-Delivery-Option URL. A Message-ID
 seen before from the same partner is answered `processed/Warning: duplicate-document` without
-a second interchange. When the payload cannot be made durable (disk full, store down) the
+a second interchange (intake finds it in the transaction that would commit the copy). When the payload cannot be made durable (disk full, store down) the
 answer is HTTP 503 and no MDN, so the sender retries. Every MDN is stored as evidence
 (`as2_mdns`) and appears on its interchange's timeline: a `processed` MDN is signed before
 intake and committed in the same transaction as its payload (one commit, and an MDN exists
@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import tempfile
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import Future
@@ -27,12 +28,12 @@ from typing import IO, TYPE_CHECKING, Any
 
 import structlog
 from cryptography.hazmat.primitives import hashes
-from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.applications import Starlette
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 
 from edi_gateway.channels.as2.evidence import EvidenceUnavailable, EvidenceWriter, mdn_row
 from edi_gateway.channels.as2.mdn import Disposition, Mdn
@@ -42,7 +43,7 @@ from edi_gateway.channels.as2.policy import LocalStation
 from edi_gateway.channels.as2.receiver import Received, build_mdn, receive
 from edi_gateway.intake import IntakeUnavailable, Origin, PayloadTooLarge, Receipt
 from edi_gateway.store.as2 import As2Mdn, MdnState
-from edi_gateway.store.tables import Event, IntakeKey
+from edi_gateway.store.tables import Event
 
 if TYPE_CHECKING:
     from edi_gateway.acks.as2_sender import As2Sender
@@ -83,7 +84,7 @@ class Answer:
 
 
 class As2Listener:
-    """The request handler and what it needs; `app()` is the Starlette application."""
+    """The request handler and what it needs; `app()` is the ASGI application."""
 
     def __init__(
         self,
@@ -103,18 +104,17 @@ class As2Listener:
         self.on_async_mdn = on_async_mdn
         self.sender = sender
         self.evidence_first = evidence_first  # store a sync MDN before answering with it
-        self._reads = gateway.engine.execution_options(readonly=True)
 
-    def app(self, lifespan: Lifespan | None = None) -> Starlette:
-        app = Starlette(
+    def app(self, lifespan: Lifespan | None = None) -> As2App:
+        rest = Starlette(
             routes=[
                 Route("/healthz", self.health, methods=["GET"]),
                 Route("/{path:path}", self.post, methods=["POST"]),
             ],
             lifespan=lifespan,
         )
-        app.state.as2 = self
-        return app
+        rest.state.as2 = self
+        return As2App(self, rest)
 
     async def health(self, request: Request) -> Response:
         return PlainTextResponse("ok")
@@ -168,7 +168,8 @@ class As2Listener:
             receipt = await asyncio.wrap_future(outcome.future)
             if not _same_message(got, receipt):  # the MDN was stored by the intake commit
                 return self._respond(outcome.mdn, outcome.async_url)
-            # a concurrent copy of this very message (same Message-ID) won the race
+            # intake knew this Message-ID (an earlier or concurrent copy of this very message):
+            # no second interchange; the answer says so, on the first one's timeline
             partner_id = self._partner_id(got)
             answer = Answer(Disposition.DUPLICATE_DOCUMENT, receipt.interchange_id, partner_id)
             return await asyncio.to_thread(self._answer, got, answer)
@@ -179,7 +180,7 @@ class As2Listener:
             message_id = received.message_id if received else None
             log.warning("as2.intake_unavailable", message_id=message_id, reason=exc.reason)
             return _unavailable(exc.retry_after)
-        except SQLAlchemyError as exc:  # the duplicate check could not read the store
+        except SQLAlchemyError as exc:  # the store failed us outside intake's own handling
             log.error("as2.store_unavailable", error=type(exc).__name__)
             return _unavailable(30)
         except EvidenceUnavailable:
@@ -214,9 +215,6 @@ class As2Listener:
             assert received.error is not None
             return self._answer(received, Answer(received.error, partner_id=partner_id))
         assert received.message_id is not None
-        seen = self._seen(partner_id, received.message_id)
-        if seen is not None:
-            return self._answer(received, Answer(Disposition.DUPLICATE_DOCUMENT, seen, partner_id))
         origin = Origin(
             channel="as2",
             partner_id=partner_id,
@@ -242,8 +240,14 @@ class As2Listener:
             return rows
 
         try:
+            # idempotent: a Message-ID intake already has (from this partner) makes no second
+            # interchange; the look-up is part of the intake commit, not a read of its own
             future = self.gateway.intake.submit_payload(
-                received.payload.stream(), origin, self.max_bytes, companions=evidence
+                received.payload.stream(),
+                origin,
+                self.max_bytes,
+                companions=evidence,
+                idempotent=True,
             )
         except PayloadTooLarge:
             answer = Answer(Disposition.UNEXPECTED_PROCESSING_ERROR, partner_id=partner_id)
@@ -254,14 +258,6 @@ class As2Listener:
         if received.partner is None:
             return None
         return self.directory.partner_ids.get(received.partner.as2_id)
-
-    def _seen(self, partner_id: str | None, message_id: str) -> str | None:
-        """The interchange already received under this Message-ID from this partner."""
-        query = select(IntakeKey.interchange_id).where(
-            IntakeKey.partner_id == (partner_id or "-"), IntakeKey.key == f"as2:{message_id}"
-        )
-        with self._reads.connect() as connection:  # Core, not the ORM: this is on every request
-            return connection.execute(query).scalar()
 
     def _answer(self, received: Received, answer: Answer) -> Response:
         """Build the MDN, store it as evidence, then hand it out (sync) or queue it (async)."""
@@ -304,6 +300,26 @@ class As2Listener:
         )
 
 
+class As2App:
+    """The listener's ASGI application: a POST (an AS2 message, on any path) goes straight to
+    the listener; everything else (the health check, lifespan, a wrong method) to a Starlette
+    application. For a small message, Starlette's middleware stack and router cost about a
+    tenth of what the listener spends on it; a POST needs none of them (the handler turns
+    every failure into an answer itself)."""
+
+    def __init__(self, listener: As2Listener, rest: Starlette) -> None:
+        self.listener = listener
+        self.rest = rest
+        self.state = rest.state
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "POST":
+            response = await self.listener.post(Request(scope, receive))
+            await response(scope, receive, send)
+        else:
+            await self.rest(scope, receive, send)
+
+
 class _TooLarge(Exception):
     pass
 
@@ -328,6 +344,9 @@ def _unavailable(retry_after: int) -> Response:
 def _carries_mdn(headers: list[tuple[str, str]], body: IO[bytes]) -> bool:
     """An MDN rather than a message: a multipart/report, or a multipart/signed whose signed
     part is one. (AS2 messages never are reports.)"""
+    declared = next((v for n, v in headers if n.lower() == "content-type"), "")
+    if "multipart/" not in declared.lower():  # most messages: no need to parse the header
+        return False
     content_type, params = Headers(headers).content_type()
     if content_type == "multipart/report":
         return True
@@ -345,9 +364,9 @@ def _carries_mdn(headers: list[tuple[str, str]], body: IO[bytes]) -> bool:
 
 
 def _same_message(received: Received, receipt: Receipt) -> bool:
-    """Intake already knew this Message-ID: a concurrent copy of the message committed first.
-    (A known payload under a new Message-ID is a new message: processed, the pipeline decides
-    what a repeated interchange means.)"""
+    """Intake already knew this Message-ID: a copy of the message was committed before (or
+    earlier in the same batch). (A known payload under a new Message-ID is a new message:
+    processed, the pipeline decides what a repeated interchange means.)"""
     return f"as2:{received.message_id}" in receipt.seen_keys
 
 
@@ -442,6 +461,12 @@ def _facts(received: Received, remote: str | None) -> dict[str, Any]:
 def _describe(cert: Any) -> dict[str, str] | None:
     if cert is None:
         return None
+    return dict(_description(cert))  # a copy: the facts are the interchange's own
+
+
+@functools.lru_cache(maxsize=256)
+def _description(cert: Any) -> dict[str, str]:
+    """A certificate as the facts name it (the same few partner certificates every time)."""
     return {
         "subject": cert.subject.rfc4514_string(),
         "serial": f"{cert.serial_number:x}",
@@ -456,7 +481,7 @@ def create_as2_app(
     directory: As2Directory | None = None,
     max_bytes: int | None = None,
     sender: As2Sender | None = None,
-) -> Starlette:
+) -> As2App:
     """A self-contained AS2 listener app for `gateway` (its own evidence writer; no delivery
     of asynchronous MDNs: use `As2Channel` for the whole channel)."""
     directory = directory or build_directory(gateway.config, station, max_size=max_bytes)

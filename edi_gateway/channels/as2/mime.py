@@ -10,6 +10,7 @@ from __future__ import annotations
 import binascii
 import email.message
 import email.utils
+import functools
 import itertools
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -71,6 +72,15 @@ class Headers:
 
 
 def parse_parameters(name: str, value: str) -> tuple[str, dict[str, str]]:
+    """`type/subtype` (lower-cased) and the parameters of a header value like Content-Type."""
+    main, extra = _parse_parameters(name, value)
+    return main, dict(extra)  # a copy: the parsed value is shared
+
+
+@functools.lru_cache(maxsize=1024)
+def _parse_parameters(name: str, value: str) -> tuple[str, dict[str, str]]:
+    # email.message's parser is thorough (quoting, RFC 2231) and slow, and a message asks for
+    # the same few values several times (each layer's content type, its boundary...)
     message = email.message.Message()
     message[name] = value.replace("\r", " ").replace("\n", " ")
     params = message.get_params(header=name) or [(value.split(";")[0], "")]
