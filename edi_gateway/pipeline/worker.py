@@ -20,7 +20,7 @@ from typing import Any
 
 import orjson
 import structlog
-from sqlalchemy import delete, insert, or_, select, update
+from sqlalchemy import Connection, delete, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from edi_gateway import metrics
@@ -33,7 +33,7 @@ from edi_gateway.pipeline.spill import Spill
 from edi_gateway.pipeline.stages import Context, ProcessedDocument, StageResult, run_stages
 from edi_gateway.spool import Spool
 from edi_gateway.store.db import bookkeeping_sessions, read_sessions
-from edi_gateway.store.queries import EarlierReceipts
+from edi_gateway.store.queries import DriverStatements, EarlierReceipts
 from edi_gateway.store.tables import (
     Ack,
     AckState,
@@ -75,6 +75,34 @@ class Claimed:
         return self.attempts - 1 - self.runs
 
 
+_CLAIMED_COLUMNS = (
+    "id",
+    "partner_id",
+    "channel",
+    "raw_sha256",
+    "received_at",
+    "duplicate_of",
+    "attempts",
+    "runs",
+)
+# claimable: received, or processing under a lease that ran out (checked again on the rows
+# the subquery found, as a concurrent claimer may have taken one in between)
+_CLAIMABLE = "(state = ? OR (state = ? AND lease_until < ?))"
+_CLAIM_SQL = (
+    "UPDATE interchanges SET state = ?, claimed_by = ?, lease_until = ?, attempts = attempts + 1"
+    f" WHERE id IN (SELECT id FROM interchanges WHERE {_CLAIMABLE}"
+    " ORDER BY received_at, id LIMIT ?{skip_locked})"
+    f" AND {_CLAIMABLE} RETURNING {', '.join(_CLAIMED_COLUMNS)}"
+)
+
+# the outcome, only while the claim is still ours
+_FINISH_SQL = (
+    "UPDATE interchanges SET state = ?, format = ?, standard = ?, control_reference = ?,"
+    " test = ?, finished_at = ?, lease_until = NULL, runs = runs + 1"
+    " WHERE id = ? AND claimed_by = ? AND state = ?"
+)
+
+
 class Worker:
     def __init__(
         self,
@@ -101,6 +129,14 @@ class Worker:
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self.numbers_in_flight = NumbersInFlight()
+        self._bookkeeping_engine = self.bookkeeping.kw["bind"]
+        self.driver = DriverStatements(self._bookkeeping_engine.dialect)
+        self._claim_sql = self.driver.sql(
+            _CLAIM_SQL.format(skip_locked=" FOR UPDATE SKIP LOCKED" if self.postgres else "")
+        )
+        self._claimed_row = self.driver.reader(Interchange, _CLAIMED_COLUMNS)
+        self._finish_sql = self.driver.sql(_FINISH_SQL)
+        self._engine = sessions.kw["bind"]
 
     # -- running ---------------------------------------------------------------------------
 
@@ -130,6 +166,11 @@ class Worker:
                 self.wake.clear()
                 # let a burst gather: one claim and one record for many interchanges
                 self._stop.wait(self.settings.linger_seconds)
+            elif done < self.settings.batch:
+                # caught up, and more arrive all the time (a steady stream of small
+                # messages): without a pause every claim would find one or two, and a claim
+                # and a record cost more than processing a small message
+                self._stop.wait(self.settings.linger_seconds)
 
     def run_once(self) -> int:
         """Claim a batch, process it, record it. Returns how many interchanges were finished."""
@@ -137,8 +178,12 @@ class Worker:
         claimed = self.claim(token)
         if not claimed:
             return 0
+        lookups = self.reads.kw["bind"].raw_connection()  # one for the batch's look-ups
         try:
-            results = [(c, *self._process(c)) for c in claimed]
+            try:
+                results = [(c, *self._process(c, lookups)) for c in claimed]
+            finally:
+                lookups.close()
             try:
                 self.record(token, results)
             finally:
@@ -164,66 +209,58 @@ class Worker:
     # -- claim -----------------------------------------------------------------------------
 
     def claim(self, token: str) -> list[Claimed]:
+        """Take up to a batch of claimable interchanges (received, or processing with a lease
+        that ran out), oldest first: one UPDATE ... RETURNING on the driver's cursor (the
+        claim of a batch of one or two cost more through SQLAlchemy than processing it)."""
         now = self.clock()
-        claimable = or_(
-            Interchange.state == InterchangeState.RECEIVED,
-            (Interchange.state == InterchangeState.PROCESSING) & (Interchange.lease_until < now),
-        )
-        with self.bookkeeping.begin() as s:  # a lost claim is simply claimed again
-            q = (
-                select(Interchange.id)
-                .where(claimable)
-                .order_by(Interchange.received_at, Interchange.id)
-                .limit(self.settings.batch)
-            )
-            if self.postgres:
-                q = q.with_for_update(skip_locked=True)
-            ids = list(s.scalars(q))
-            if not ids:
-                return []
-            s.execute(
-                update(Interchange)
-                .where(Interchange.id.in_(ids), claimable)
-                .values(
-                    state=InterchangeState.PROCESSING,
-                    claimed_by=token,
-                    lease_until=now + dt.timedelta(seconds=self.settings.lease_seconds),
-                    attempts=Interchange.attempts + 1,
+        driver = self.driver
+        lease = now + dt.timedelta(seconds=self.settings.lease_seconds)
+        with self._bookkeeping_engine.begin() as connection:  # a lost claim is claimed again
+            cursor = connection.connection.cursor()
+            try:
+                at_now = driver.value(Interchange, "lease_until", now)
+                rows = driver.execute(
+                    cursor,
+                    self._claim_sql,
+                    (
+                        InterchangeState.PROCESSING.value,
+                        token,
+                        driver.value(Interchange, "lease_until", lease),
+                        InterchangeState.RECEIVED.value,
+                        InterchangeState.PROCESSING.value,
+                        at_now,
+                        self.settings.batch,
+                        InterchangeState.RECEIVED.value,
+                        InterchangeState.PROCESSING.value,
+                        at_now,
+                    ),
+                ).fetchall()
+                claimed = [Claimed(*self._claimed_row(r)) for r in rows]
+                driver.insert(
+                    cursor,
+                    Event,
+                    [
+                        {
+                            "at": now,
+                            "interchange_id": c.id,
+                            "document_id": None,
+                            "actor": self.name,
+                            "type": "processing",
+                            "detail": {"run": c.attempts},
+                        }
+                        for c in claimed
+                    ],
                 )
-            )
-            rows = s.execute(
-                select(
-                    Interchange.id,
-                    Interchange.partner_id,
-                    Interchange.channel,
-                    Interchange.raw_sha256,
-                    Interchange.received_at,
-                    Interchange.duplicate_of,
-                    Interchange.attempts,
-                    Interchange.runs,
-                ).where(Interchange.id.in_(ids), Interchange.claimed_by == token)
-            ).all()
-            claimed = [Claimed(*r) for r in rows]
-            s.execute(
-                insert(Event),
-                [
-                    {
-                        "at": now,
-                        "interchange_id": c.id,
-                        "document_id": None,
-                        "actor": self.name,
-                        "type": "processing",
-                        "detail": {"run": c.attempts},
-                    }
-                    for c in claimed
-                ],
-            )
+            finally:
+                cursor.close()
         return sorted(claimed, key=lambda c: (c.received_at, c.id))
 
     # -- process (no database writes) -----------------------------------------------------
 
-    def _process(self, c: Claimed) -> tuple[StageResult, Spill]:
-        """Run the stages; the rows of every document go to a spill as they are made."""
+    def _process(self, c: Claimed, lookups: Any = None) -> tuple[StageResult, Spill]:
+        """Run the stages; the rows of every document go to a spill as they are made.
+        `lookups`: a driver connection for the idempotent receiver's look-ups (else one of
+        its own)."""
         bound = log.bind(interchange_id=c.id, partner=c.partner_id)
         spill = Spill()
         if c.crashes >= self.settings.max_attempts:
@@ -231,7 +268,7 @@ class Worker:
                 f"processing was attempted {c.crashes} times without finishing "
                 "(the gateway stopped each time); parked for an operator"
             ), spill
-        earlier = EarlierReceipts(self.reads.kw["bind"], c.id)
+        earlier = EarlierReceipts(self.reads.kw["bind"], c.id, lookups)
         ctx = Context(
             config=self.config,
             registry=self.registry,
@@ -270,79 +307,89 @@ class Worker:
         processing, so the write lock is held only for the inserts and the sync."""
         now = self.clock()
         queued: dict[str, int] = {}
-        # Core statements on the session's connection (the ORM's bulk path costs several times
-        # more per statement), and the small rows of the whole batch in one insert per table;
-        # the documents and queue items stream from the spills as they are (memory bound).
+        # the driver's own cursor (SQLAlchemy's per-statement costs were more than the inserts
+        # for a batch of a few small interchanges), and the small rows of the whole batch in
+        # one insert per table; the documents and queue items stream from the spills as they
+        # are (memory bound).
         batched: dict[Any, list[dict[str, Any]]] = {
             FindingRow: [],
             InterchangeReference: [],
             Ack: [],
             Event: [],
         }
-        with self.sessions.begin() as s:
-            conn = s.connection()
-            for c, r, spill in results:
-                owned = conn.execute(
-                    update(Interchange)
-                    .where(
-                        Interchange.id == c.id,
-                        Interchange.claimed_by == token,
-                        Interchange.state == InterchangeState.PROCESSING,
-                    )
-                    .values(
-                        state=_final_state(r),
-                        format=r.format,
-                        standard=r.standard,
-                        control_reference=r.control_reference,
-                        test=r.test,
-                        finished_at=now,
-                        lease_until=None,
-                        runs=Interchange.runs + 1,
-                    )
-                ).rowcount
-                if not owned:  # our lease ran out and someone else has it now
-                    log.warning("worker.lost_claim", interchange_id=c.id)
-                    continue
-                already: set[str] = set()
-                if c.attempts > 1:  # a rerun: documents are derived again, queue items stay
-                    conn.execute(delete(DocumentRow).where(DocumentRow.interchange_id == c.id))
-                    conn.execute(
-                        delete(InterchangeReference).where(
-                            InterchangeReference.interchange_id == c.id
-                        )
-                    )
-                    already = set(
-                        conn.scalars(
-                            select(QueueItem.document_id).where(
-                                QueueItem.document_id.like(f"{c.id}-%")
-                            )
-                        )
-                    )
-                queued[c.id] = 0
-                # a defect only known at the end (a wrong UNZ count...) rejects everything
-                rejected = _final_state(r) == InterchangeState.REJECTED
-                for table, rows in spill.chunks():
-                    if table == "queue_items":
-                        wanted = [] if rejected else rows
-                        rows = [
-                            _embed_document(q) for q in wanted if q["document_id"] not in already
-                        ]
-                        queued[c.id] += len(rows)
-                    elif table == "documents":
-                        rows = [_embed_canonical(_unrouted(d) if rejected else d) for d in rows]
-                    if rows:
-                        conn.execute(insert(_TABLES[table]), rows)
-                batched[FindingRow] += [_finding_row(c, None, f) for f in r.findings]
-                batched[InterchangeReference] += _reference_rows(c, r)
-                batched[Ack] += self._ack_rows(c, r, now)
-                batched[Event].append(self._outcome_event(c, r, queued[c.id], now))
-            for table, rows in batched.items():
-                if rows:
-                    conn.execute(insert(table), rows)
+        driver = self.driver
+        finished_at = driver.value(Interchange, "finished_at", now)
+        with self._engine.begin() as conn:
+            cursor = conn.connection.cursor()
+            try:
+                for c, r, spill in results:
+                    state = _final_state(r)
+                    owned = driver.execute(
+                        cursor,
+                        self._finish_sql,
+                        (
+                            state.value,
+                            r.format,
+                            r.standard,
+                            r.control_reference,
+                            driver.value(Interchange, "test", r.test),
+                            finished_at,
+                            c.id,
+                            token,
+                            InterchangeState.PROCESSING.value,
+                        ),
+                    ).rowcount
+                    if not owned:  # our lease ran out and someone else has it now
+                        log.warning("worker.lost_claim", interchange_id=c.id)
+                        continue
+                    already: set[str] = set()
+                    if c.attempts > 1:  # a rerun: documents are derived again, queue items stay
+                        already = self._forget_derived(conn, c.id)
+                    queued[c.id] = 0
+                    # a defect only known at the end (a wrong UNZ count...) rejects everything
+                    rejected = state == InterchangeState.REJECTED
+                    for table, rows in spill.chunks():
+                        if table == "queue_items":
+                            wanted = [] if rejected else rows
+                            rows = [
+                                _embed_document(q)
+                                for q in wanted
+                                if q["document_id"] not in already
+                            ]
+                            queued[c.id] += len(rows)
+                        elif table == "documents":
+                            rows = [_embed_canonical(_unrouted(d) if rejected else d) for d in rows]
+                        driver.insert(cursor, _TABLES[table], rows)
+                    batched[FindingRow] += [_finding_row(c, None, f) for f in r.findings]
+                    batched[InterchangeReference] += _reference_rows(c, r)
+                    batched[Ack] += self._ack_rows(c, r, now)
+                    batched[Event].append(self._outcome_event(c, r, queued[c.id], now))
+                for table, rows in batched.items():
+                    driver.insert(cursor, table, rows)
+            finally:
+                cursor.close()
         for c, r, _ in results:
             metrics.PROCESSED.labels(_final_state(r).value).inc()
             if queued.get(c.id):
                 metrics.QUEUED_LATENCY.observe(max(0.0, (now - c.received_at).total_seconds()))
+
+    @staticmethod
+    def _forget_derived(conn: Connection, interchange_id: str) -> set[str]:
+        """A rerun derives the documents and references again; its queue items stay (they
+        are unique per document id): the ids of those already queued."""
+        conn.execute(delete(DocumentRow).where(DocumentRow.interchange_id == interchange_id))
+        conn.execute(
+            delete(InterchangeReference).where(
+                InterchangeReference.interchange_id == interchange_id
+            )
+        )
+        return set(
+            conn.scalars(
+                select(QueueItem.document_id).where(
+                    QueueItem.document_id.like(f"{interchange_id}-%")
+                )
+            )
+        )
 
     def _ack_rows(self, c: Claimed, r: StageResult, now: dt.datetime) -> list[dict[str, Any]]:
         route = _ack_route(self.config.partners.get(c.partner_id or ""), c.channel)
