@@ -113,7 +113,7 @@ class SealedSpool(io.RawIOBase):
         self._threshold = threshold
         self._memory: io.BytesIO | None = io.BytesIO()
         self._fd: int | None = None
-        self._key, self._nonce = os.urandom(32), os.urandom(8)
+        self._key = self._nonce = b""  # made when it moves to disk
         self._position = 0
         self._size = 0
 
@@ -179,6 +179,7 @@ class SealedSpool(io.RawIOBase):
 
     def _to_disk(self) -> None:
         assert self._memory is not None
+        self._key, self._nonce = os.urandom(32), os.urandom(8)
         handle, name = tempfile.mkstemp(prefix="edigw-")
         os.unlink(name)  # nothing to find or clean up: it goes with the descriptor
         self._fd = handle

@@ -95,15 +95,23 @@ def _sqlite_engine(url: str) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _begin(conn: Connection) -> None:
-        if conn.get_execution_options().get("readonly"):
-            conn.exec_driver_sql("BEGIN")
+        # on the driver's connection: through SQLAlchemy these statements cost as much as
+        # the inserts of a small transaction
+        record = conn.connection
+        raw = record.driver_connection
+        assert raw is not None
+        options = conn.get_execution_options()
+        if options.get("readonly"):
+            raw.execute("BEGIN")
             return
         writer.acquire()
         conn.info["holds_writer"] = True
         try:
-            durable = conn.get_execution_options().get("durable", True)
-            conn.exec_driver_sql(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            mode = "FULL" if options.get("durable", True) else "NORMAL"
+            if record.info.get("synchronous") != mode:  # a setting of the connection: kept
+                raw.execute(f"PRAGMA synchronous={mode}")
+                record.info["synchronous"] = mode
+            raw.execute("BEGIN IMMEDIATE")
         except BaseException:
             _release(conn)
             raise
