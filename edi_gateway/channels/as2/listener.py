@@ -1,15 +1,16 @@
 """The AS2 channel adapter: an HTTP listener of its own (not the API's port).
 
 A POST is one AS2 message. The body is streamed to a temporary file (memory while small, disk
-beyond), the S/MIME layers are peeled in a worker thread (`receive`), the payload goes to
-intake, and only once intake has committed it is `processed` reported, in the HTTP response
-(synchronous MDN) or by a later POST to the sender's Receipt-Delivery-Option URL. A Message-ID
-seen before from the same partner is answered `processed/Warning: duplicate-document` without
-a second interchange (intake finds it in the transaction that would commit the copy). When the payload cannot be made durable (disk full, store down) the
-answer is HTTP 503 and no MDN, so the sender retries. Every MDN is stored as evidence
-(`as2_mdns`) and appears on its interchange's timeline: a `processed` MDN is signed before
-intake and committed in the same transaction as its payload (one commit, and an MDN exists
-exactly when the payload is durable); the others before they are sent, unless
+beyond, encrypted there: `channels.transient`), the S/MIME layers are peeled in a worker thread
+(`receive`), the payload goes to intake, and only once intake has committed it is `processed`
+reported, in the HTTP response (synchronous MDN) or by a later POST to the sender's
+Receipt-Delivery-Option URL. A Message-ID seen before from the same partner is answered
+`processed/Warning: duplicate-document` without a second interchange (intake finds it in the
+transaction that would commit the copy). When the payload cannot be made durable (disk full,
+store down) the answer is HTTP 503 and no MDN, so the sender retries. Every MDN is stored as
+evidence (`as2_mdns`) and appears on its interchange's timeline: a `processed` MDN is signed
+before intake and committed in the same transaction as its payload (one commit, and an MDN
+exists exactly when the payload is durable); the others before they are sent, unless
 `evidence_before_answer` is off for synchronous ones.
 
 A POST that carries an MDN (the asynchronous answer to an ack we sent) goes to the sender.
