@@ -149,3 +149,28 @@ def test_key_and_certificate_rollover(tmp_path: Path) -> None:
             report = read_mdn(headers, response.content, [new_key.certificate])
             assert report.disposition is Disposition.PROCESSED, report.explanation
         assert gw.count() == 2
+
+
+def test_partner_changes_are_taken_up_without_a_restart(tmp_path: Path) -> None:
+    """A partner added, given its next certificate, or disabled in its file (as the dashboard
+    writes it) is known to the running listener once the partner files are re-read."""
+    from tests.test_as2_env import add_partner
+
+    newco, newco_next = identity("newco"), identity("newco-next")
+    with as2_gateway(tmp_path / "gw", {"acme": (pem(ACME), {})}) as gw:
+        newco_station = LocalStation("newco", (newco,))
+        assert send(gw, newco_station, TO_US) is Disposition.AUTHENTICATION_FAILED
+        add_partner(gw.directory, "newco", pem(newco))
+        assert gw.gateway.config.partner_files.reload()
+        assert send(gw, newco_station, TO_US) is Disposition.PROCESSED
+        # its certificate rolls over: the next one is written beside it and named in the file
+        add_partner(gw.directory, "newco-next", pem(newco_next))
+        (gw.directory / "partners" / "newco-next.toml").unlink()
+        add_partner(gw.directory, "newco", pem(newco), certificate_next="certs/newco-next.pem")
+        assert gw.gateway.config.partner_files.reload()
+        assert send(gw, LocalStation("newco", (newco_next,)), TO_US) is Disposition.PROCESSED
+        # disabled: refused from then on
+        toml = gw.directory / "partners" / "newco.toml"
+        toml.write_text(toml.read_text().replace('role = "supplier"', 'role = "supplier"\nenabled = false'))
+        assert gw.gateway.config.partner_files.reload()
+        assert send(gw, newco_station, TO_US) is Disposition.AUTHENTICATION_FAILED

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from edi_gateway.channels.as2.errors import As2Error
 from edi_gateway.channels.as2.evidence import EvidenceWriter, mdn_row
-from edi_gateway.channels.as2.partners import As2Directory
+from edi_gateway.channels.as2.partners import Directory
 from edi_gateway.channels.as2.sender import (
     MdnOutcome,
     OutgoingMessage,
@@ -47,7 +47,7 @@ class As2DeliveryError(Exception):
 class As2Sender:
     def __init__(
         self,
-        directory: As2Directory,
+        directory: Directory,
         sessions: sessionmaker[Session],
         evidence: EvidenceWriter,
         clock: Callable[[], dt.datetime],

@@ -25,7 +25,7 @@ from edi_gateway.channels.as2.expiry import ExpiryWatch
 from edi_gateway.channels.as2.listener import As2App, As2Listener
 from edi_gateway.channels.as2.mdn_outbox import MdnDelivery
 from edi_gateway.channels.as2.partners import (
-    As2Directory,
+    LiveDirectory,
     as2_settings,
     build_directory,
     load_station,
@@ -51,13 +51,16 @@ class As2Channel:
     ) -> None:
         self.gateway = gateway
         self.settings = settings
-        self.directory: As2Directory = build_directory(
+        self.directory = LiveDirectory(
             gateway.config,
-            station,
-            mdn_url=settings.public_url,
-            max_size=settings.max_message_bytes,
-            clock=clock,
-            warn_days=settings.expiry_warning_days,
+            lambda: build_directory(
+                gateway.config,
+                station,
+                mdn_url=settings.public_url,
+                max_size=settings.max_message_bytes,
+                clock=clock,
+                warn_days=settings.expiry_warning_days,
+            ),
         )
         self.client = client or httpx.Client(timeout=settings.send_timeout_seconds)
         self.evidence = EvidenceWriter(gateway.sessions, gateway.clock)

@@ -17,14 +17,14 @@ from edi_gateway import metrics
 from edi_gateway.loops import Loop
 
 if TYPE_CHECKING:
-    from edi_gateway.channels.as2.partners import As2Directory
+    from edi_gateway.channels.as2.partners import Directory
 
 log = structlog.get_logger("edi_gateway.as2")
 
 DAY = 86_400.0
 
 
-def certificates(directory: As2Directory) -> list[tuple[str, x509.Certificate]]:
+def certificates(directory: Directory) -> list[tuple[str, x509.Certificate]]:
     """(owner, certificate): "us" for our key pairs, the partner id for theirs."""
     ours = [("us", key.certificate) for key in directory.station.keys]
     theirs = [
@@ -33,7 +33,7 @@ def certificates(directory: As2Directory) -> list[tuple[str, x509.Certificate]]:
     return [*ours, *theirs]
 
 
-def check_expiry(directory: As2Directory, at: dt.datetime, within: dt.timedelta) -> None:
+def check_expiry(directory: Directory, at: dt.datetime, within: dt.timedelta) -> None:
     """Set the days-to-expiry gauge of every certificate; log those expiring within `within`
     and those expired."""
     for owner, cert in certificates(directory):
@@ -60,7 +60,7 @@ class ExpiryWatch(Loop):
 
     def __init__(
         self,
-        directory: As2Directory,
+        directory: Directory,
         clock: Callable[[], dt.datetime],
         within: dt.timedelta,
         poll_seconds: float = DAY,

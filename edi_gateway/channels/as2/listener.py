@@ -39,7 +39,7 @@ from starlette.types import Receive, Scope, Send
 from edi_gateway.channels.as2.evidence import EvidenceUnavailable, EvidenceWriter, mdn_row
 from edi_gateway.channels.as2.mdn import Disposition, Mdn
 from edi_gateway.channels.as2.mime import Headers
-from edi_gateway.channels.as2.partners import As2Directory, build_directory
+from edi_gateway.channels.as2.partners import Directory, build_directory
 from edi_gateway.channels.as2.policy import LocalStation
 from edi_gateway.channels.as2.receiver import Received, build_mdn, receive
 from edi_gateway.intake import IntakeUnavailable, Origin, PayloadTooLarge, Receipt
@@ -90,7 +90,7 @@ class As2Listener:
     def __init__(
         self,
         gateway: Gateway,
-        directory: As2Directory,
+        directory: Directory,
         evidence: EvidenceWriter,
         *,
         max_bytes: int | None = None,
@@ -479,7 +479,7 @@ def create_as2_app(
     gateway: Gateway,
     station: LocalStation,
     *,
-    directory: As2Directory | None = None,
+    directory: Directory | None = None,
     max_bytes: int | None = None,
     sender: As2Sender | None = None,
 ) -> As2App:

@@ -4,16 +4,23 @@ the receiver policy, and which gateway partner an AS2 name belongs to.
 Our key files live in the data dir (see `settings.As2KeyFiles`); a partner's certificates are
 named in its `[as2]` section, relative to the partner file. Certificates that expire soon (or
 have expired) are logged as warnings when the policy is built (and daily after, see `expiry`).
+
+The running channel uses a `LiveDirectory`: it is rebuilt when the partner files change (the
+dashboard's partner pages, or an edited file), so a partner added, disabled, or given a new
+certificate or policy is taken up without a restart.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import os
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
+import structlog
 from cryptography import x509
 
 from edi_gateway.channels.as2.algorithms import Cipher, Digest
@@ -22,6 +29,8 @@ from edi_gateway.channels.as2.keys import KeyPair
 from edi_gateway.channels.as2.policy import LocalStation, PartnerProfile, ReceiverPolicy, utc_now
 from edi_gateway.channels.as2.settings import As2KeyFiles, As2Settings
 from edi_gateway.config import Config, Partner
+
+log = structlog.get_logger("edi_gateway.channels.as2")
 
 _CIPHER_ALIASES = {"3des": Cipher.TRIPLE_DES_CBC, "tripledes": Cipher.TRIPLE_DES_CBC}
 
@@ -129,6 +138,62 @@ class As2Directory:
     @property
     def station(self) -> LocalStation:
         return self.policy.local
+
+
+class Directory(Protocol):
+    """What the listener, the sender and the expiry watch read: an `As2Directory`, or a
+    `LiveDirectory` that is always the current one."""
+
+    @property
+    def policy(self) -> ReceiverPolicy: ...
+    @property
+    def profiles(self) -> dict[str, PartnerProfile]: ...
+    @property
+    def partner_ids(self) -> dict[str, str]: ...
+    @property
+    def station(self) -> LocalStation: ...
+
+
+class LiveDirectory:
+    """The directory for the partner files as they are now: rebuilt (certificates read again)
+    when the gateway's partner set changes. A rebuild that fails (a certificate file that
+    cannot be read) keeps the directory in use and logs why."""
+
+    def __init__(self, config: Config, build: Callable[[], As2Directory]) -> None:
+        self._config = config
+        self._build = build
+        self._lock = threading.Lock()
+        self._partners = config.partner_files.current()
+        self._current = build()
+
+    def current(self) -> As2Directory:
+        partners = self._config.partner_files.current()
+        if partners is not self._partners:
+            with self._lock:
+                if partners is not self._partners:
+                    try:
+                        self._current = self._build()
+                        log.info("as2.partners_reloaded", partners=len(self._current.profiles))
+                    except As2ConfigError as exc:
+                        log.error("as2.partners_reload_failed", error=str(exc))
+                    self._partners = partners
+        return self._current
+
+    @property
+    def policy(self) -> ReceiverPolicy:
+        return self.current().policy
+
+    @property
+    def profiles(self) -> dict[str, PartnerProfile]:
+        return self.current().profiles
+
+    @property
+    def partner_ids(self) -> dict[str, str]:
+        return self.current().partner_ids
+
+    @property
+    def station(self) -> LocalStation:
+        return self.current().station
 
 
 def build_directory(

@@ -170,16 +170,13 @@ _KO: dict[str, str] = {
     "Partner {id} saved; the gateway uses the new settings.": (
         "거래처 {id}을(를) 저장했습니다. 게이트웨이가 새 설정을 사용합니다."
     ),
-    "Changes are written to the partner files and taken up by intake, routing and "
-    "acknowledgements within a second. AS2 settings and certificates take effect after a "
-    "restart.": (
-        "변경 내용은 거래처 파일에 기록되며 수신, 라우팅, 응답 확인에 1초 안에 반영됩니다. "
-        "AS2 설정과 인증서는 재시작 후에 적용됩니다."
+    "Changes are written to the partner files and taken up by every channel, routing and "
+    "acknowledgements within a second.": (
+        "변경 내용은 거래처 파일에 기록되며 모든 채널, 라우팅, 응답 확인에 1초 안에 반영됩니다."
     ),
-    "Saved to the partner file; intake, routing and acknowledgements use it within a second. "
-    "AS2 settings and certificates take effect after a restart.": (
-        "거래처 파일에 저장되며 수신, 라우팅, 응답 확인에 1초 안에 반영됩니다. "
-        "AS2 설정과 인증서는 재시작 후에 적용됩니다."
+    "Saved to the partner file; every channel, routing and acknowledgements use it within a "
+    "second.": (
+        "거래처 파일에 저장되며 모든 채널, 라우팅, 응답 확인에 1초 안에 반영됩니다."
     ),
     "The partner file was not saved:": "거래처 파일을 저장하지 않았습니다:",
     "Our AS2 certificates": "우리 AS2 인증서",
