@@ -144,9 +144,12 @@ def state_counts(s: Session) -> dict[str, int]:
 
 # Asked once per deduplicated document: built once, so a look-up costs only its execution.
 _SETTLED = f"('{InterchangeState.DONE}', '{InterchangeState.REJECTED}', '{InterchangeState.DEAD}')"
+# No ORDER BY: with one, SQLite walked the partner's interchanges in time order (an index that
+# gives the order) instead of finding the few with this reference (migration 0009's index);
+# the earliest of those is picked in Python.
 _EARLIER_INTERCHANGE_SQL = (
-    "SELECT id FROM interchanges WHERE partner_id = ? AND control_reference = ? AND id <> ?"
-    f" AND state IN {_SETTLED} ORDER BY received_at LIMIT 1"
+    "SELECT id, received_at FROM interchanges WHERE partner_id = ? AND control_reference = ?"
+    f" AND id <> ? AND state IN {_SETTLED}"
 )
 _EARLIER_LATER_INTERCHANGE_SQL = (  # a later interchange of a payload with several
     "SELECT i.id FROM interchanges i JOIN interchange_references r"
@@ -184,28 +187,30 @@ class EarlierReceipts:
 
     def interchange(self, partner_id: str, control_reference: str) -> str | None:
         params = (partner_id, control_reference, self.own_id)
-        return self._first(_EARLIER_INTERCHANGE_SQL, params) or self._first(
-            _EARLIER_LATER_INTERCHANGE_SQL, params
-        )
+        earlier = self._rows(_EARLIER_INTERCHANGE_SQL, params)
+        if earlier:
+            return str(min(earlier, key=lambda row: (row[1], row[0]))[0])
+        later = self._rows(_EARLIER_LATER_INTERCHANGE_SQL, params)
+        return str(later[0][0]) if later else None
 
     def document(
         self, kind: str, sender_id: str, receiver_id: str, business_id: str, test: bool
     ) -> str | None:
         params = (business_id, kind, sender_id, receiver_id, test, self.own_id)
-        return self._first(_EARLIER_DOCUMENT_SQL, params)
+        found = self._rows(_EARLIER_DOCUMENT_SQL, params)
+        return str(found[0][0]) if found else None
 
-    def _first(self, sql: str, params: tuple[object, ...]) -> str | None:
+    def _rows(self, sql: str, params: tuple[object, ...]) -> list[Any]:
         if self._conn is None:
             self._conn = self.engine.raw_connection()
             self._owns_connection = True
         cursor = self._conn.cursor()
         try:
             cursor.execute(sql if self._qmark else sql.replace("?", "%s"), params)
-            row = cursor.fetchone()
+            return list(cursor.fetchall())
         finally:
             cursor.close()
             self._conn.rollback()
-        return None if row is None else str(row[0])
 
     def close(self) -> None:
         if self._conn is not None and self._owns_connection:

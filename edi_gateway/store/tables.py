@@ -133,6 +133,8 @@ class Interchange(Base):
         Index("ix_interchanges_received", "received_at", "id"),
         Index("ix_interchanges_partner_transport", "partner_id", "transport_id"),
         Index("ix_interchanges_control_ref", "control_reference"),
+        # the duplicate-interchange look-up (migration 0009)
+        Index("ix_interchanges_partner_control_ref", "partner_id", "control_reference"),
         # the dashboard's filters, keyset-paginated on (received_at, id) (migration 0002)
         Index("ix_interchanges_partner_received", "partner_id", "received_at", "id"),
         Index("ix_interchanges_state_received_id", "state", "received_at", "id"),
