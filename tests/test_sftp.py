@@ -8,7 +8,6 @@ from __future__ import annotations
 import datetime as dt
 import importlib
 import io
-import json
 import os
 import shutil
 import signal
@@ -28,10 +27,8 @@ from edi_gateway.channels.sftp import SftpChannel, SftpListener
 from edi_gateway.channels.transient import InboxCipher
 from edi_gateway.config import hash_token, load
 from edi_gateway.store.tables import Ack, AckState, Event, Interchange
-from edi_gateway.tendering import calls
-from edi_gateway.tendering.wiring import tendering_of
 from tests.conftest import IN_CI
-from tests.support import wait_for
+from tests.support import open_call_and_tender, wait_for
 
 try:  # a test-only dependency (the dev extra)
     paramiko: Any = importlib.import_module("paramiko")
@@ -177,15 +174,8 @@ def test_openssh_uploads_with_and_without_temporary_name_are_taken_once(site: Si
 def test_a_tender_waiting_in_the_inbox_is_unreadable_on_disk_and_sealed_when_taken(
     site: Site,
 ) -> None:
-    t = tendering_of(site.gateway)
-    now = dt.datetime.now(dt.UTC)
-    calls.register_call(t.sessions, t.clock, calls.CallSpec(
-        procedure_id="CFT-SFTP-1", institution_id="moe", deadline=now + dt.timedelta(hours=1),
-        opening_at=now + dt.timedelta(hours=2), officers=["kim", "lee"], threshold=2), "test")
-    tender = samples.tender("TND-SFTP-1", samples.INSTITUTIONS[0], samples.SUPPLIERS[0], "CFT-SFTP-1")
-    tender["notes"] = ["PRICE-MARKER-SFTP-93ab"]
     source = site.work / "tender.json"
-    source.write_bytes(json.dumps(tender).encode())
+    source.write_bytes(open_call_and_tender(site.gateway, "CFT-SFTP-1", "PRICE-MARKER-SFTP-93ab"))
     assert site.sftp(f"put {source} inbox/.tender.json.part").returncode == 0
     # uploaded, not yet renamed: on the disk it is ciphertext of the same size
     waiting = site.channel.root / "hanil-office" / "inbox" / ".tender.json.part"

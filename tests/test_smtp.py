@@ -37,10 +37,9 @@ from edi_gateway.channels.smtp import SmtpChannel, SmtpListener
 from edi_gateway.config import hash_token, load
 from edi_gateway.model import DocumentKind
 from edi_gateway.store.tables import Ack, AckState, Event, Interchange
-from edi_gateway.tendering import calls
 from edi_gateway.tendering.wiring import tendering_of
 from tests.conftest import IN_CI, free_port
-from tests.support import wait_for
+from tests.support import open_call_and_tender, wait_for
 
 HANIL_PASSWORD = "hanil-smtp-password-7"
 EDIFACT = b"UNA:+.? 'UNB+UNOC:3+8809876000015:14+8801234000017:14+261126:1200+REF1'UNZ+0+REF1'"
@@ -371,14 +370,7 @@ def test_a_tender_by_mail_is_sealed_and_its_signed_receipt_comes_back_by_mail(
 ) -> None:
     gw = site.gateway
     gw.senders["email"] = MailSender(gw.sessions, MailRelay(port=relay.port, security="none"))
-    t = tendering_of(gw)
-    now = dt.datetime.now(dt.UTC)
-    calls.register_call(t.sessions, t.clock, calls.CallSpec(
-        procedure_id="CFT-MAIL-1", institution_id="moe", deadline=now + dt.timedelta(hours=1),
-        opening_at=now + dt.timedelta(hours=2), officers=["kim", "lee"], threshold=2), "test")
-    tender = samples.tender("TND-MAIL-1", samples.INSTITUTIONS[0], samples.SUPPLIERS[0], "CFT-MAIL-1")
-    tender["notes"] = ["PRICE-MARKER-MAIL-51c2"]
-    payload = json.dumps(tender).encode()
+    payload = open_call_and_tender(gw, "CFT-MAIL-1", "PRICE-MARKER-MAIL-51c2")
     gw.start()
     with site.client() as smtp:
         smtp.send_message(mail(to="tenders@moe.example", mid="<tender1@hanil.example>",
@@ -391,7 +383,7 @@ def test_a_tender_by_mail_is_sealed_and_its_signed_receipt_comes_back_by_mail(
     (attached,) = list(reply.iter_attachments())
     receipt = json.loads(attached.get_content())
     statement, signature = base64.b64decode(receipt["statement"]), base64.b64decode(receipt["signature"])
-    public = serialization.load_pem_public_key(t.key.public_pem())
+    public = serialization.load_pem_public_key(tendering_of(gw).key.public_pem())
     assert isinstance(public, ed25519.Ed25519PublicKey)
     public.verify(signature, statement)  # raises when it does not verify
     lines = dict(line.split(": ", 1) for line in statement.decode().splitlines()[1:])

@@ -5,16 +5,12 @@ through the channel's disk spool (encrypted, see `channels.transient`)."""
 
 from __future__ import annotations
 
-import datetime as dt
-import json
 from pathlib import Path
 
-from edi_gateway import samples
 from edi_gateway.channels.as2.policy import LocalStation, PartnerProfile
 from edi_gateway.channels.as2.sender import build_message, verify_mdn
 from edi_gateway.channels.as2.spool import DEFAULT_THRESHOLD
-from edi_gateway.tendering import calls
-from edi_gateway.tendering.wiring import tendering_of
+from tests.support import open_call_and_tender
 from tests.test_as2_env import OUR_AS2_ID, as2_gateway, pem
 from tests.test_as2_support import identity, our_key
 
@@ -24,22 +20,8 @@ ACME = identity("acme")
 
 def test_a_large_tender_over_as2_is_sealed_before_it_reaches_the_disk(tmp_path: Path) -> None:
     with as2_gateway(tmp_path / "gw", {"acme": (pem(ACME), {})}) as env:
-        t = tendering_of(env.gateway)
-        now = dt.datetime.now(dt.UTC)
-        spec = calls.CallSpec(
-            procedure_id="CFT-AS2-1",
-            institution_id=samples.INSTITUTIONS[0].id,
-            deadline=now + dt.timedelta(hours=1),
-            opening_at=now + dt.timedelta(hours=2),
-            officers=["kim", "lee"],
-            threshold=2,
-        )
-        calls.register_call(t.sessions, t.clock, spec, "test")
-        tender = samples.tender(
-            "TND-AS2-1", samples.INSTITUTIONS[0], samples.SUPPLIERS[0], "CFT-AS2-1"
-        )
-        tender["notes"] = [(MARKER.decode() + " ") * (DEFAULT_THRESHOLD // len(MARKER) + 1000)]
-        payload = json.dumps(tender).encode()
+        pad = DEFAULT_THRESHOLD // len(MARKER) + 1000
+        payload = open_call_and_tender(env.gateway, "CFT-AS2-1", MARKER.decode(), pad)
         assert len(payload) > DEFAULT_THRESHOLD
         gateway_side = PartnerProfile(OUR_AS2_ID, (our_key().certificate,))
         message = build_message(
