@@ -4,6 +4,7 @@ gateway of ours, with its own keys) through the real ack outbox, and its MDN is 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,6 +13,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from edi_gateway.channels.as2.partners import As2Directory
 from edi_gateway.channels.as2.policy import LocalStation
 from edi_gateway.intake import Origin
 from edi_gateway.model import new_id
@@ -115,8 +117,8 @@ def test_negative_mdn_keeps_the_ack_undelivered(peer: As2Gateway, tmp_path: Path
         ack = queue_ack(gw)
         impostor = LocalStation("pyas2lib", (identity("not-the-gateway"),))
         directory = gw.channel.sender.directory
-        gw.channel.sender.directory = type(directory)(
-            directory.policy.__class__(impostor, directory.policy.partners),
+        gw.channel.sender.directory = As2Directory(
+            dataclasses.replace(directory.policy, local=impostor),
             directory.profiles, directory.partner_ids,
         )  # fmt: skip
         gw.gateway.outbox.deliver_due()
