@@ -40,12 +40,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import httpx
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.x509.oid import NameOID
 
 from bench.generate import generate_orders_interchange
+from edi_gateway.certificates import self_signed
 from edi_gateway.channels.as2 import (
     Cipher,
     Digest,
@@ -64,19 +63,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def identity(name: str) -> KeyPair:
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
-    now = dt.datetime.now(dt.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(days=1))
-        .not_valid_after(now + dt.timedelta(days=30))
-        .sign(key, hashes.SHA256())
-    )
-    return KeyPair(key, cert)
+    return KeyPair(key, self_signed(key, name, dt.timedelta(days=30)))
 
 
 def write_pem(pair: KeyPair, key: Path | None, cert: Path) -> None:

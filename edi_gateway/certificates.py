@@ -1,5 +1,5 @@
-"""Self-signed RSA certificates, for partners and officers without a PKI of their own (our AS2
-key, an opening officer's key)."""
+"""Certificates from files (PEM or DER), and self-signed RSA certificates for those without a
+PKI of their own (our AS2 key, an opening officer's key)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,13 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
+
+
+def read_certificate(data: bytes) -> x509.Certificate:
+    """A certificate in PEM or DER."""
+    if b"-----BEGIN" in data:
+        return x509.load_pem_x509_certificate(data)
+    return x509.load_der_x509_certificate(data)
 
 
 def self_signed(key: rsa.RSAPrivateKey, name: str, validity: dt.timedelta) -> x509.Certificate:

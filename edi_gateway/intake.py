@@ -33,7 +33,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from edi_gateway import metrics
 from edi_gateway.model import new_id
 from edi_gateway.spool import Spool, SpoolFull, Staged
-from edi_gateway.store.queries import DriverStatements
+from edi_gateway.store.driver import DriverStatements
 from edi_gateway.store.tables import Event, IntakeKey, Interchange, InterchangeState, PartnerRow
 
 log = structlog.get_logger("edi_gateway.intake")

@@ -33,7 +33,8 @@ from edi_gateway.pipeline.spill import Spill
 from edi_gateway.pipeline.stages import Context, ProcessedDocument, StageResult, run_stages
 from edi_gateway.spool import Spool
 from edi_gateway.store.db import bookkeeping_sessions, read_sessions
-from edi_gateway.store.queries import DriverStatements, EarlierReceipts
+from edi_gateway.store.driver import DriverStatements
+from edi_gateway.store.queries import EarlierReceipts
 from edi_gateway.store.tables import (
     Ack,
     AckState,

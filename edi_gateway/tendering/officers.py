@@ -23,11 +23,9 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.ciphers import algorithms
 from cryptography.hazmat.primitives.serialization import pkcs7
 
-from edi_gateway.certificates import self_signed
+from edi_gateway.certificates import read_certificate, self_signed
 from edi_gateway.config import Partner
 from edi_gateway.tendering.common import TenderingRefused
-
-SEALED_PREFIX = "-----BEGIN PKCS7-----"
 
 
 def certificates(
@@ -39,12 +37,7 @@ def certificates(
     for officer in partner.tendering.officers:
         path = partners_dir / officer.certificate
         try:
-            data = path.read_bytes()
-            cert = (
-                x509.load_pem_x509_certificate(data)
-                if b"-----BEGIN" in data
-                else x509.load_der_x509_certificate(data)
-            )
+            cert = read_certificate(path.read_bytes())
         except (OSError, ValueError) as exc:
             raise TenderingRefused(
                 f"the certificate of opening officer {officer.name!r} ({path.name}) cannot be "

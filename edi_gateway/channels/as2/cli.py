@@ -16,8 +16,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from edi_gateway.certificates import self_signed
-from edi_gateway.channels.as2.partners import as2_settings, read_certificate
+from edi_gateway.certificates import read_certificate, self_signed
+from edi_gateway.channels.as2.partners import as2_settings
 from edi_gateway.channels.as2.settings import DEFAULT_KEYS
 from edi_gateway.config import Config
 

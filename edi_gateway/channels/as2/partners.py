@@ -23,6 +23,7 @@ from typing import Protocol
 import structlog
 from cryptography import x509
 
+from edi_gateway.certificates import read_certificate
 from edi_gateway.channels.as2.algorithms import Cipher, Digest
 from edi_gateway.channels.as2.expiry import check_expiry
 from edi_gateway.channels.as2.keys import KeyPair
@@ -92,13 +93,6 @@ def partner_certificates(partner: Partner, partners_dir: Path) -> tuple[x509.Cer
         except (OSError, ValueError) as exc:
             raise As2ConfigError(f"partner {partner.id}: certificate {path}: {exc}") from None
     return tuple(certificates)
-
-
-def read_certificate(data: bytes) -> x509.Certificate:
-    """A certificate in PEM or DER."""
-    if b"-----BEGIN" in data:
-        return x509.load_pem_x509_certificate(data)
-    return x509.load_der_x509_certificate(data)
 
 
 def partner_profile(partner: Partner, partners_dir: Path, mdn_url: str | None) -> PartnerProfile:
